@@ -1,0 +1,193 @@
+"""Messages: append (creating or reviving the session), the recent window, paging, metadata."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from chatmem.memory import clock
+from chatmem.memory.errors import BadRequestError, NotFoundError
+from chatmem.memory.metadata import JsonObject, checked_patch, merge_patch
+from chatmem.memory.records import MessagePage, MessageRecord, NewMessage
+from chatmem.memory.validation import check_id, check_json, check_text
+from chatmem.store import Database
+from chatmem.store.tables import messages, sessions
+
+MESSAGE_COLUMNS = (
+    messages.c.uuid,
+    messages.c.role,
+    messages.c.content,
+    messages.c.metadata,
+    messages.c.token_count,
+    messages.c.created_at,
+    messages.c.updated_at,
+)
+_live_message_of_live_session = sa.and_(
+    sessions.c.deleted_at.is_(None), messages.c.seq > sessions.c.floor_seq
+)
+_session_messages = messages.join(sessions, messages.c.session_pk == sessions.c.id)
+
+
+def _check_new(message: NewMessage) -> None:
+    check_text("role", message.role)
+    check_text("content", message.content)
+    check_json("metadata", message.metadata)
+    if message.token_count < 0:
+        raise BadRequestError("token_count must not be negative")
+
+
+def add_messages(db: Database, session_id: str, new: Sequence[NewMessage]) -> None:
+    """Append ``new`` to the session, creating it if unknown and reviving it if soft-deleted.
+
+    The session row is upserted first: that single statement creates/revives the session, bumps
+    ``updated_at`` and reserves a contiguous block of ``seq`` numbers. Its row lock serializes
+    concurrent appends to one session, so ``seq`` order is commit order. A message whose client-given
+    ``uuid`` is already stored in the session is skipped, which makes client retries safe.
+    """
+    check_id("session_id", session_id)
+    for message in new:
+        _check_new(message)
+    count = len(new)
+    ts = clock.now()
+    upsert = (
+        db.insert(sessions)
+        .values(session_id=session_id, uuid=uuid.uuid4(), created_at=ts, updated_at=ts,
+                last_seq=count, message_count=count)
+        .on_conflict_do_update(
+            index_elements=[sessions.c.session_id],
+            set_={
+                "updated_at": ts,
+                "deleted_at": None,
+                "last_seq": sessions.c.last_seq + count,
+                "message_count": sa.case((sessions.c.deleted_at.is_(None), sessions.c.message_count), else_=0)
+                + count,
+            },
+        )
+        .returning(sessions.c.id, sessions.c.last_seq)
+    )
+    with db.write() as conn:
+        session_pk, last_seq = conn.execute(upsert).one()
+        rows = [
+            {
+                "session_pk": session_pk,
+                "seq": last_seq - count + 1 + index,
+                "uuid": message.uuid or uuid.uuid4(),
+                "role": message.role,
+                "content": message.content,
+                "metadata": message.metadata,
+                "token_count": message.token_count,
+                "created_at": ts,
+                "updated_at": ts,
+            }
+            for index, message in enumerate(new)
+        ]
+        if any(message.uuid is not None for message in new):
+            rows = _without_stored(conn, session_pk, rows)
+            if len(rows) < count:
+                conn.execute(
+                    sa.update(sessions)
+                    .where(sessions.c.id == session_pk)
+                    .values(message_count=sessions.c.message_count - (count - len(rows)))
+                )
+        if rows:
+            conn.execute(sa.insert(messages), rows)
+
+
+def _without_stored(conn: sa.Connection, session_pk: int, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Drop rows whose uuid the session already holds (or that repeat earlier in the batch)."""
+    seen = set(
+        conn.execute(
+            sa.select(messages.c.uuid).where(
+                messages.c.session_pk == session_pk, messages.c.uuid.in_([row["uuid"] for row in rows])
+            )
+        ).scalars()
+    )
+    kept = []
+    for row in rows:
+        if row["uuid"] not in seen:
+            seen.add(row["uuid"])
+            kept.append(row)
+    return kept
+
+
+def recent_messages(db: Database, session_id: str, limit: int) -> list[MessageRecord]:
+    """The newest ``limit`` live messages of a live session, oldest first ([] if none)."""
+    if limit <= 0:
+        raise BadRequestError("the number of messages must be positive")
+    query = (
+        sa.select(*MESSAGE_COLUMNS)
+        .select_from(_session_messages)
+        .where(sessions.c.session_id == session_id, _live_message_of_live_session)
+        .order_by(messages.c.seq.desc())
+        .limit(limit)
+    )
+    with db.read() as conn:
+        rows = conn.execute(query).mappings().all()
+    return [MessageRecord.from_row(row) for row in reversed(rows)]
+
+
+def list_messages(db: Database, session_id: str, *, limit: int | None, page: int) -> MessagePage:
+    """A page of the session's live messages, oldest first; ``page`` is 1-based (Zep's cursor)."""
+    if page < 1:
+        raise BadRequestError("cursor (the page number) must be 1 or more")
+    with db.read() as conn:
+        session = conn.execute(
+            sa.select(sessions.c.id, sessions.c.floor_seq, sessions.c.message_count).where(
+                sessions.c.session_id == session_id, sessions.c.deleted_at.is_(None)
+            )
+        ).first()
+        if session is None:
+            return MessagePage(messages=[], total_count=0)
+        query = (
+            sa.select(*MESSAGE_COLUMNS)
+            .where(messages.c.session_pk == session.id, messages.c.seq > session.floor_seq)
+            .order_by(messages.c.seq)
+            .limit(limit)
+            .offset((page - 1) * limit if limit else None)
+        )
+        records = [MessageRecord.from_row(row) for row in conn.execute(query).mappings()]
+    return MessagePage(messages=records, total_count=session.message_count)
+
+
+def get_message(db: Database, session_id: str, message_uuid: uuid.UUID) -> MessageRecord:
+    query = (
+        sa.select(*MESSAGE_COLUMNS)
+        .select_from(_session_messages)
+        .where(sessions.c.session_id == session_id, messages.c.uuid == message_uuid,
+               _live_message_of_live_session)
+    )
+    with db.read() as conn:
+        row = conn.execute(query).mappings().first()
+    if row is None:
+        raise NotFoundError("message not found")
+    return MessageRecord.from_row(row)
+
+
+def update_message_metadata(
+    db: Database, session_id: str, message_uuid: uuid.UUID, metadata: JsonObject | None
+) -> MessageRecord:
+    """Merge ``metadata`` into one message's; nothing else about the message changes."""
+    patch = checked_patch(metadata, privileged=False)
+    with db.write() as conn:
+        current = conn.execute(
+            sa.select(messages.c.session_pk, messages.c.seq, messages.c.metadata)
+            .select_from(_session_messages)
+            .where(sessions.c.session_id == session_id, messages.c.uuid == message_uuid,
+                   _live_message_of_live_session)
+            .with_for_update(of=messages)
+        ).first()
+        if current is None:
+            raise NotFoundError("message not found")
+        values: dict[str, object] = {"updated_at": clock.now()}
+        if patch:
+            values["metadata"] = merge_patch(current.metadata or {}, patch)
+        row = conn.execute(
+            sa.update(messages)
+            .where(messages.c.session_pk == current.session_pk, messages.c.seq == current.seq)
+            .values(values)
+            .returning(*MESSAGE_COLUMNS)
+        ).mappings().one()
+    return MessageRecord.from_row(row)

@@ -1,0 +1,128 @@
+"""Sessions: create (or revive), read, merge metadata, soft-delete, list."""
+
+from __future__ import annotations
+
+import uuid
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from chatmem.memory import clock
+from chatmem.memory.errors import BadRequestError, NotFoundError
+from chatmem.memory.metadata import JsonObject, checked_patch, merge_patch
+from chatmem.memory.paging import PageRequest
+from chatmem.memory.records import Page, SessionRecord
+from chatmem.memory.validation import check_id, check_json
+from chatmem.store import Database
+from chatmem.store.tables import sessions, users
+
+SESSION_COLUMNS = (
+    sessions.c.id,
+    sessions.c.uuid,
+    sessions.c.session_id,
+    sessions.c.user_id,
+    sessions.c.metadata,
+    sessions.c.created_at,
+    sessions.c.updated_at,
+)
+_live = sessions.c.deleted_at.is_(None)
+
+
+def create_session(
+    db: Database, session_id: str, *, user_id: str | None = None, metadata: JsonObject | None = None
+) -> SessionRecord:
+    """Create a session; a soft-deleted one with that id is revived with the given user and metadata.
+
+    A live session with that id, or an unknown ``user_id``, is a ``BadRequestError``.
+    """
+    check_id("session_id", session_id)
+    if user_id is not None:
+        check_id("user_id", user_id)
+    check_json("metadata", metadata)
+    ts = clock.now()
+    insert = db.insert(sessions).values(
+        session_id=session_id, uuid=uuid.uuid4(), user_id=user_id, metadata=metadata,
+        created_at=ts, updated_at=ts,
+    )
+    upsert = insert.on_conflict_do_update(
+        index_elements=[sessions.c.session_id],
+        set_={"user_id": user_id, "metadata": metadata, "updated_at": ts, "deleted_at": None},
+        where=sessions.c.deleted_at.is_not(None),
+    ).returning(*SESSION_COLUMNS)
+    try:
+        with db.write() as conn:
+            if user_id is not None and not _user_exists(conn, user_id):
+                raise BadRequestError(f"user does not exist with user_id: {user_id}")
+            row = conn.execute(upsert).mappings().first()
+    except IntegrityError as exc:  # the user was deleted between the check and the insert
+        raise BadRequestError(f"user does not exist with user_id: {user_id}") from exc
+    if row is None:
+        raise BadRequestError(f"session already exists with session_id: {session_id}")
+    return SessionRecord.from_row(row)
+
+
+def _user_exists(conn: sa.Connection, user_id: str) -> bool:
+    return conn.execute(sa.select(users.c.id).where(users.c.user_id == user_id)).first() is not None
+
+
+def get_session(db: Database, session_id: str) -> SessionRecord:
+    with db.read() as conn:
+        row = conn.execute(
+            sa.select(*SESSION_COLUMNS).where(sessions.c.session_id == session_id, _live)
+        ).mappings().first()
+    if row is None:
+        raise NotFoundError("session not found")
+    return SessionRecord.from_row(row)
+
+
+def update_session(db: Database, session_id: str, metadata: JsonObject | None) -> SessionRecord:
+    """Merge ``metadata`` into the session's (RFC 7396; the ``system`` key is not writable here).
+
+    The row lock makes concurrent merges serialize, so no writer's keys are lost.
+    """
+    metadata = checked_patch(metadata, privileged=False)
+    with db.write() as conn:
+        current = conn.execute(
+            sa.select(sessions.c.id, sessions.c.metadata)
+            .where(sessions.c.session_id == session_id, _live)
+            .with_for_update()
+        ).first()
+        if current is None:
+            raise NotFoundError("session not found")
+        values: dict[str, object] = {"updated_at": clock.now()}
+        if metadata:
+            values["metadata"] = merge_patch(current.metadata or {}, metadata)
+        row = conn.execute(
+            sa.update(sessions).where(sessions.c.id == current.id).values(values).returning(*SESSION_COLUMNS)
+        ).mappings().one()
+    return SessionRecord.from_row(row)
+
+
+def soft_delete_values() -> dict[str, object]:
+    """Column values that soft-delete a session and, through ``floor_seq``, all of its messages."""
+    ts = clock.now()
+    return {"deleted_at": ts, "updated_at": ts, "floor_seq": sessions.c.last_seq, "message_count": 0}
+
+
+def delete_session(db: Database, session_id: str) -> None:
+    """Soft-delete the session and everything in it; an unknown or deleted session is NotFound."""
+    with db.write() as conn:
+        result = conn.execute(
+            sa.update(sessions).where(sessions.c.session_id == session_id, _live).values(soft_delete_values())
+        )
+    if result.rowcount == 0:
+        raise NotFoundError("session not found")
+
+
+def list_sessions(db: Database, page: PageRequest, *, user_id: str | None = None) -> Page[SessionRecord]:
+    """Live sessions in creation order (optionally one user's), paged by offset or keyset."""
+    query = sa.select(*SESSION_COLUMNS).where(_live)
+    if user_id is not None:
+        query = query.where(sessions.c.user_id == user_id)
+    if page.after is not None:
+        query = query.where(sessions.c.id > page.after)
+    query = query.order_by(sessions.c.id).offset(page.offset or None).limit(page.limit)
+    with db.read() as conn:
+        items = [SessionRecord.from_row(row) for row in conn.execute(query).mappings()]
+    full = page.limit is not None and len(items) == page.limit and page.limit > 0
+    return Page(items=items, next_after=items[-1].id if full else None)

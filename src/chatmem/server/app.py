@@ -1,0 +1,53 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from chatmem.config import Settings, get_settings
+from chatmem.server.errors import install_error_handlers
+from chatmem.server.middleware import ZepTransportMiddleware
+from chatmem.server.purger import PeriodicPurge
+from chatmem.server.responses import JSON
+from chatmem.server.routes import health, memory, messages, sessions, users
+from chatmem.store import Database
+from chatmem.version import __version__
+
+
+def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
+    """Build the app. The schema must already be migrated (``chatmem serve`` does it first)."""
+    settings = settings or get_settings()
+    owns_db = db is None
+    database = db or Database(settings.resolved_database_url(), pool_size=settings.db_pool_size)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        purger = PeriodicPurge(database, settings.purge_every_minutes)
+        purger.start()
+        try:
+            yield
+        finally:
+            purger.stop()
+            if owns_db:
+                database.dispose()
+
+    app = FastAPI(
+        title="chatmem",
+        version=__version__,
+        description="Long-term memory for LLM chat applications, speaking the Zep 0.x REST API.",
+        default_response_class=JSON,
+        redirect_slashes=False,
+        # Zep parsed JSON bodies whatever the Content-Type; so do we when none is sent.
+        strict_content_type=False,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = database
+    install_error_handlers(app)
+    for module in (health, sessions, memory, messages, users):
+        app.include_router(module.router)
+    app.add_middleware(ZepTransportMiddleware, max_body_size=settings.max_request_size)
+    return app

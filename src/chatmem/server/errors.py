@@ -1,0 +1,54 @@
+"""Every error becomes JSON ``{"message": ...}`` with the status the SDKs expect (never 422)."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from chatmem.memory.errors import BadRequestError, ChatmemError, NotFoundError
+from chatmem.server.responses import error
+
+log = logging.getLogger("chatmem.server")
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for item in exc.errors():
+        location = ".".join(str(part) for part in item.get("loc", ()) if part != "body")
+        message = item.get("msg", "invalid value")
+        if item.get("type") == "json_invalid":
+            message = "the request body is not valid JSON"
+            location = ""
+        elif tuple(item.get("loc", ())) == ("body",):
+            message = "the request body must be a JSON object (with Content-Type: application/json)"
+            location = ""
+        parts.append(f"{location}: {message}" if location else message)
+    return "bad request: " + "; ".join(parts)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ChatmemError)
+    async def _domain(_request: Request, exc: ChatmemError) -> Response:
+        if isinstance(exc, NotFoundError):
+            return error(404, exc.message)
+        if isinstance(exc, BadRequestError):
+            return error(400, f"bad request: {exc.message}")
+        return error(400, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> Response:
+        return error(400, _validation_message(exc))
+
+    @app.exception_handler(HTTPException)
+    async def _http(_request: Request, exc: HTTPException) -> Response:
+        message = "not found" if exc.status_code == 404 else str(exc.detail)
+        return error(exc.status_code, message)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error(500, "internal server error")

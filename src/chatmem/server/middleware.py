@@ -1,0 +1,86 @@
+"""One pure ASGI middleware for the transport rules every route shares.
+
+- Every response carries ``X-Zep-Version`` (the SDKs check it).
+- The route path is rebuilt from the raw, percent-encoded path so that an encoded ``/`` (``%2F``)
+  inside a session or user id stays inside its path segment (the ``id`` convertor decodes it).
+- A trailing slash reaches the same handler (no redirect: the SDKs do not follow redirects).
+- Request bodies over the configured size get 413 before any handler runs.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import unquote
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from chatmem.server.responses import error
+from chatmem.version import ZEP_VERSION_HEADER
+
+_VERSION_HEADER = (b"x-zep-version", ZEP_VERSION_HEADER.encode())
+
+
+def route_path(raw_path: bytes) -> str:
+    """Decode each segment, then re-encode only ``%`` and ``/`` so segment boundaries survive."""
+    segments = raw_path.decode("latin-1").split("/")
+    path = "/".join(unquote(segment).replace("%", "%25").replace("/", "%2F") for segment in segments)
+    if len(path) > 1 and path.endswith("/"):
+        path = path[:-1]
+    return path
+
+
+class ZepTransportMiddleware:
+    def __init__(self, app: ASGIApp, *, max_body_size: int) -> None:
+        self.app = app
+        self.max_body_size = max_body_size
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        raw_path = scope.get("raw_path")
+        if raw_path is not None:
+            scope = dict(scope)
+            scope["path"] = route_path(raw_path)
+
+        async def send_with_version(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), _VERSION_HEADER]
+            await send(message)
+
+        if scope["method"] in ("GET", "HEAD", "DELETE", "OPTIONS"):
+            await self.app(scope, receive, send_with_version)
+            return
+
+        body = await self._read_body(receive)
+        if body is None:
+            response = error(413, f"request body too large: the limit is {self.max_body_size} bytes")
+            await response(scope, receive, send_with_version)
+            return
+
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send_with_version)
+
+    async def _read_body(self, receive: Receive) -> bytes | None:
+        """The whole body, or None as soon as it exceeds the limit."""
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_size:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)

@@ -1,0 +1,58 @@
+"""Path and query parameters with Zep's leniency and chatmem's strictness.
+
+Empty query values (``?limit=&cursor=``, which zep-python sends) mean "not given"; anything else
+that is not an integer is a 400 (never FastAPI's 422).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from urllib.parse import quote, unquote
+
+from starlette.convertors import Convertor, register_url_convertor
+
+from chatmem.memory.errors import BadRequestError
+
+
+class IdConvertor(Convertor[str]):
+    """A caller-chosen id in one path segment; ``%2F`` and ``%25`` inside it are decoded here."""
+
+    regex = "[^/]+"
+
+    def convert(self, value: str) -> str:
+        return unquote(value)
+
+    def to_string(self, value: str) -> str:
+        return quote(value, safe="")
+
+
+register_url_convertor("id", IdConvertor())
+
+
+def parse_int(name: str, raw: str | None, *, minimum: int | None = None) -> int | None:
+    if raw is None or raw == "":
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequestError(f"{name} must be an integer, got {raw!r}") from None
+    if minimum is not None and value < minimum:
+        raise BadRequestError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def encode_keyset(position: int) -> str:
+    return base64.urlsafe_b64encode(f"k{position}".encode()).decode().rstrip("=")
+
+
+def decode_keyset(token: str | None) -> int | None:
+    if token is None or token == "":
+        return None
+    try:
+        text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        if not text.startswith("k"):
+            raise ValueError(text)
+        return int(text[1:])
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise BadRequestError(f"after must be a cursor returned by this server, got {token!r}") from None

@@ -1,0 +1,1 @@
+"""One router per resource of the Zep 0.x API."""

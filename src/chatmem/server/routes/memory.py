@@ -1,0 +1,42 @@
+"""Memory: ``/api/v1/sessions/{session_id}/memory`` (read the recent window, append, delete)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from starlette.responses import PlainTextResponse
+
+from chatmem.memory import messages, sessions
+from chatmem.memory.records import NewMessage
+from chatmem.models import AddMemoryRequest
+from chatmem.server.deps import AppSettings, Db
+from chatmem.server.params import parse_int
+from chatmem.server.responses import JSON, ok
+from chatmem.server.wire import ZERO_SUMMARY, message_json
+
+router = APIRouter(prefix="/api/v1", tags=["memory"])
+
+
+@router.get("/sessions/{session_id:id}/memory", operation_id="get_memory")
+def get_memory(db: Db, settings: AppSettings, session_id: str, lastn: str | None = None) -> JSON:
+    """The newest ``lastn`` messages (default: the configured message window), oldest first.
+    An unknown or deleted session has no messages (200, as Zep >= 0.20)."""
+    count = parse_int("lastn", lastn, minimum=0) or settings.message_window
+    records = messages.recent_messages(db, session_id, count)
+    return JSON({"messages": [message_json(record) for record in records], "summary": ZERO_SUMMARY})
+
+
+@router.post("/sessions/{session_id:id}/memory", operation_id="add_memory")
+def add_memory(db: Db, session_id: str, body: AddMemoryRequest) -> PlainTextResponse:
+    new = [
+        NewMessage(role=m.role, content=m.content, metadata=m.metadata, uuid=m.uuid, token_count=m.token_count or 0)
+        for m in body.messages or ()
+    ]
+    messages.add_messages(db, session_id, new)
+    return ok()
+
+
+@router.delete("/sessions/{session_id:id}/memory", operation_id="delete_memory")
+def delete_memory(db: Db, session_id: str) -> PlainTextResponse:
+    """Soft-delete the session and all of its messages."""
+    sessions.delete_session(db, session_id)
+    return ok()

@@ -1,0 +1,39 @@
+"""List responses: a bare JSON array (as Zep), plus the keyset cursor in headers for deep paging."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from fastapi import Request
+
+from chatmem.memory.paging import PageRequest
+from chatmem.memory.records import Page
+from chatmem.server.params import decode_keyset, encode_keyset, parse_int
+from chatmem.server.responses import JSON
+
+T = TypeVar("T")
+NEXT_CURSOR_HEADER = "X-Next-Cursor"
+
+
+def page_request(limit: str | None, cursor: str | None, after: str | None) -> PageRequest:
+    """``cursor`` is an offset into the live rows (what the Zep SDK generators assume);
+    ``after`` is the opaque keyset cursor from a previous response's ``X-Next-Cursor``."""
+    return PageRequest(
+        limit=parse_int("limit", limit, minimum=0) or None,
+        offset=parse_int("cursor", cursor, minimum=0) or 0,
+        after=decode_keyset(after),
+    )
+
+
+def page_response(request: Request, page: Page[T], to_json: Callable[[T], Any]) -> JSON:
+    response = JSON([to_json(item) for item in page.items])
+    if page.next_after is not None:
+        token = encode_keyset(page.next_after)
+        params: Iterable[tuple[str, str]] = [
+            (key, value) for key, value in request.query_params.multi_items() if key not in ("cursor", "after")
+        ]
+        next_url = request.url.replace_query_params(**dict(params), after=token)
+        response.headers[NEXT_CURSOR_HEADER] = token
+        response.headers["Link"] = f'<{next_url}>; rel="next"'
+    return response

@@ -1,0 +1,40 @@
+"""Sessions: ``/api/v1/sessions`` and ``/api/v1/sessions/{session_id}``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from chatmem.memory import sessions
+from chatmem.models import CreateSessionRequest, UpdateSessionRequest
+from chatmem.server.deps import Db
+from chatmem.server.responses import JSON
+from chatmem.server.routes.paging import page_request, page_response
+from chatmem.server.wire import session_json
+
+router = APIRouter(prefix="/api/v1", tags=["sessions"])
+
+
+@router.get("/sessions", operation_id="list_sessions")
+def list_sessions(
+    db: Db, request: Request, limit: str | None = None, cursor: str | None = None, after: str | None = None
+) -> JSON:
+    """Live sessions in creation order. ``cursor`` skips that many live sessions; ``after`` continues
+    from the ``X-Next-Cursor`` header of a previous page in O(page)."""
+    page = sessions.list_sessions(db, page_request(limit, cursor, after))
+    return page_response(request, page, session_json)
+
+
+@router.post("/sessions", operation_id="add_session", status_code=201)
+def add_session(db: Db, body: CreateSessionRequest) -> JSON:
+    record = sessions.create_session(db, body.session_id, user_id=body.user_id, metadata=body.metadata)
+    return JSON(session_json(record), status_code=201)
+
+
+@router.get("/sessions/{session_id:id}", operation_id="get_session")
+def get_session(db: Db, session_id: str) -> JSON:
+    return JSON(session_json(sessions.get_session(db, session_id)))
+
+
+@router.patch("/sessions/{session_id:id}", operation_id="update_session")
+def update_session(db: Db, session_id: str, body: UpdateSessionRequest) -> JSON:
+    return JSON(session_json(sessions.update_session(db, session_id, body.metadata)))

@@ -1,0 +1,67 @@
+"""Users: ``/api/v1/user`` (singular, as in Zep) and a user's sessions."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import PlainTextResponse
+
+from chatmem.memory import sessions, users
+from chatmem.models import CreateUserRequest, UpdateUserRequest
+from chatmem.server.deps import Db
+from chatmem.server.responses import JSON, ok
+from chatmem.server.routes.paging import page_request, page_response
+from chatmem.server.wire import session_json, user_json
+
+router = APIRouter(prefix="/api/v1", tags=["users"])
+
+
+@router.post("/user", operation_id="add_user", status_code=201)
+def add_user(db: Db, body: CreateUserRequest) -> JSON:
+    record = users.create_user(
+        db, body.user_id, email=body.email, first_name=body.first_name, last_name=body.last_name,
+        metadata=body.metadata,
+    )
+    return JSON(user_json(record), status_code=201)
+
+
+@router.get("/user", operation_id="list_users")
+def list_users(
+    db: Db, request: Request, limit: str | None = None, cursor: str | None = None, after: str | None = None
+) -> JSON:
+    """Users in creation order, paged like sessions (``cursor`` offset or ``after`` keyset)."""
+    return page_response(request, users.list_users(db, page_request(limit, cursor, after)), user_json)
+
+
+@router.get("/user/{user_id:id}", operation_id="get_user")
+def get_user(db: Db, user_id: str) -> JSON:
+    return JSON(user_json(users.get_user(db, user_id)))
+
+
+@router.patch("/user/{user_id:id}", operation_id="update_user")
+def update_user(db: Db, user_id: str, body: UpdateUserRequest) -> JSON:
+    record = users.update_user(
+        db, user_id, email=body.email, first_name=body.first_name, last_name=body.last_name,
+        metadata=body.metadata,
+    )
+    return JSON(user_json(record))
+
+
+@router.delete("/user/{user_id:id}", operation_id="delete_user")
+def delete_user(db: Db, user_id: str) -> PlainTextResponse:
+    """Delete the user; its sessions are soft-deleted with all their messages."""
+    users.delete_user(db, user_id)
+    return ok()
+
+
+@router.get("/user/{user_id:id}/sessions", operation_id="get_user_sessions")
+def get_user_sessions(
+    db: Db,
+    request: Request,
+    user_id: str,
+    limit: str | None = None,
+    cursor: str | None = None,
+    after: str | None = None,
+) -> JSON:
+    """The user's live sessions in creation order ([] for an unknown user, as in Zep)."""
+    page = sessions.list_sessions(db, page_request(limit, cursor, after), user_id=user_id)
+    return page_response(request, page, session_json)

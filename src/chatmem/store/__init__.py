@@ -1,0 +1,6 @@
+"""Persistence: SQLAlchemy Core tables on SQLite or PostgreSQL, and their migrations."""
+
+from chatmem.store.database import Database
+from chatmem.store.migrate import migrate
+
+__all__ = ["Database", "migrate"]

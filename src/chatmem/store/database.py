@@ -1,0 +1,129 @@
+"""Connections to the one database chatmem keeps its data in: embedded SQLite or PostgreSQL.
+
+SQLite: WAL journal, a busy timeout, and a single write connection per process whose transactions start
+with ``BEGIN IMMEDIATE``. Writers in one process queue for that connection instead of spinning on
+SQLITE_BUSY, and a write transaction never has to upgrade a read lock, which is where "database is
+locked" errors come from. Readers use their own pool and never block the writer.
+
+PostgreSQL: one pool; correctness under concurrency comes from row locks taken by the statements
+themselves (upserts, ``SELECT ... FOR UPDATE``), never from in-process locks, so any number of server
+processes can share one database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import ConnectionPoolEntry
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def normalize_url(url: str) -> sa.URL:
+    """Accept the URLs people write (``postgresql://``, ``postgres://``) and pick our drivers."""
+    parsed = sa.make_url(url)
+    backend = parsed.get_backend_name()
+    if backend in ("postgresql", "postgres"):
+        return parsed.set(drivername="postgresql+psycopg")
+    if backend == "sqlite":
+        return parsed.set(drivername="sqlite+pysqlite")
+    raise ValueError(f"unsupported database URL {url!r}: use sqlite:///path/file.db or postgresql://...")
+
+
+class Database:
+    """The engines for one database, and the transactions the memory layer runs in."""
+
+    def __init__(self, url: str, *, pool_size: int = 8) -> None:
+        self.url = normalize_url(url)
+        self.dialect_name = self.url.get_backend_name()
+        if self.dialect_name == "sqlite":
+            database = self.url.database or ""
+            if database and database != ":memory:":
+                Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            self._writer = self._sqlite_engine(pool_size=1, begin="BEGIN IMMEDIATE")
+            self._reader = self._sqlite_engine(pool_size=pool_size, begin="BEGIN")
+        else:
+            self._writer = sa.create_engine(
+                self.url,
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                pool_pre_ping=True,
+                json_serializer=_json_dumps,
+                json_deserializer=orjson.loads,
+            )
+            self._reader = self._writer
+
+    def _sqlite_engine(self, *, pool_size: int, begin: str) -> Engine:
+        engine = sa.create_engine(
+            self.url,
+            pool_size=pool_size,
+            max_overflow=0,
+            pool_timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            json_serializer=_json_dumps,
+            json_deserializer=orjson.loads,
+        )
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
+            # Autocommit at the driver level; transactions are started explicitly below.
+            dbapi_conn.isolation_level = None
+            cursor = dbapi_conn.cursor()
+            for pragma in (
+                "journal_mode=WAL",
+                "synchronous=NORMAL",
+                f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
+                "foreign_keys=ON",
+            ):
+                cursor.execute(f"PRAGMA {pragma}")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            conn.exec_driver_sql(begin)
+
+        return engine
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect_name == "sqlite"
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A read-write transaction, committed when the block ends without an exception."""
+        with self._writer.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only transaction: one consistent snapshot for every statement in the block."""
+        with self._reader.begin() as conn:
+            yield conn
+
+    def insert(self, table: sa.Table) -> Any:
+        """The dialect's INSERT, which knows ``on_conflict_do_update`` / ``on_conflict_do_nothing``."""
+        if self.is_sqlite:
+            return sqlite.insert(table)
+        return postgresql.insert(table)
+
+    @property
+    def engine(self) -> Engine:
+        """The engine that may write (used by migrations)."""
+        return self._writer
+
+    def dispose(self) -> None:
+        self._writer.dispose()
+        if self._reader is not self._writer:
+            self._reader.dispose()

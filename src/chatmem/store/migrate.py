@@ -1,0 +1,39 @@
+"""Applying the Alembic migrations, by ``chatmem migrate`` and at server start."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+from chatmem.store.database import Database
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# Any constant works; it only has to be the same in every chatmem process.
+_PG_MIGRATION_LOCK = 0x63686174_6D656D
+
+
+def alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+def migrate(db: Database, revision: str = "head") -> None:
+    """Bring the schema to ``revision``; safe to call from several processes at once."""
+    config = alembic_config()
+    # One transaction: on SQLite it holds the write lock (BEGIN IMMEDIATE), on PostgreSQL an
+    # advisory lock, so concurrent starters apply each migration exactly once.
+    with db.engine.begin() as conn:
+        if not db.is_sqlite:
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_MIGRATION_LOCK})")
+        config.attributes["connection"] = conn
+        command.upgrade(config, revision)
+
+
+def current_revision(db: Database) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with db.engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()

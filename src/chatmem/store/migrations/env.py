@@ -1,0 +1,17 @@
+"""Alembic environment: always run through chatmem.store.migrate, which hands us a connection."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from chatmem.store.tables import metadata_obj
+
+connection = context.config.attributes["connection"]
+context.configure(
+    connection=connection,
+    target_metadata=metadata_obj,
+    render_as_batch=connection.dialect.name == "sqlite",
+    compare_type=True,
+)
+with context.begin_transaction():
+    context.run_migrations()

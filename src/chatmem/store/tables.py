@@ -1,0 +1,116 @@
+"""The schema, as SQLAlchemy Core tables: one definition for SQLite and PostgreSQL.
+
+Every table and index leads with the session (or user) key so that a later shard-by-session layout
+(Citus) is configuration rather than a rewrite.
+
+Soft delete of a session is O(1): the session row gets ``deleted_at`` and ``floor_seq = last_seq``.
+Messages are numbered per session (``seq``); a message is live only while ``seq > floor_seq`` of a live
+session, so a revived session starts empty while its old messages stay deleted until the purge
+removes them (and records that in ``purged_seq``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+metadata_obj = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+    }
+)
+
+
+class UTCDateTime(sa.TypeDecorator[dt.datetime]):
+    """Timezone-aware UTC timestamps on both databases (SQLite stores them as naive ISO text)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: sa.Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: sa.Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+# SQLite only makes INTEGER PRIMARY KEY an alias of the rowid (and so auto-incrementing).
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+# Python None must be stored as SQL NULL, not as the JSON text 'null'.
+Json: sa.types.TypeEngine[Any] = sa.JSON(none_as_null=True).with_variant(
+    postgresql.JSONB(none_as_null=True), "postgresql"
+)
+Uuid = sa.Uuid(as_uuid=True)
+
+users = sa.Table(
+    "users",
+    metadata_obj,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.Text, nullable=False),
+    sa.Column("uuid", Uuid, nullable=False),
+    sa.Column("email", sa.Text),
+    sa.Column("first_name", sa.Text),
+    sa.Column("last_name", sa.Text),
+    sa.Column("metadata", Json),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("user_id"),
+    # Never reuse an id: ids order rows by creation and back the keyset cursors.
+    sqlite_autoincrement=True,
+)
+
+sessions = sa.Table(
+    "sessions",
+    metadata_obj,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("session_id", sa.Text, nullable=False),
+    sa.Column("uuid", Uuid, nullable=False),
+    sa.Column("user_id", sa.Text, sa.ForeignKey("users.user_id", ondelete="SET NULL")),
+    sa.Column("metadata", Json),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("deleted_at", UTCDateTime),
+    # Highest message seq handed out; messages with seq <= floor_seq are deleted; the purge has
+    # physically removed those with seq <= purged_seq. message_count counts the live messages.
+    sa.Column("last_seq", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("floor_seq", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("purged_seq", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("message_count", sa.BigInteger, nullable=False, server_default="0"),
+    sa.UniqueConstraint("session_id"),
+    sa.Index("ix_sessions_live_id", "id", postgresql_where=sa.text("deleted_at IS NULL"),
+             sqlite_where=sa.text("deleted_at IS NULL")),
+    sa.Index("ix_sessions_user_id_id", "user_id", "id"),
+    sqlite_autoincrement=True,
+)
+
+messages = sa.Table(
+    "messages",
+    metadata_obj,
+    sa.Column("session_pk", sa.BigInteger, sa.ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("uuid", Uuid, nullable=False),
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("content", sa.Text, nullable=False),
+    sa.Column("metadata", Json),
+    sa.Column("token_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.PrimaryKeyConstraint("session_pk", "seq"),
+    sa.UniqueConstraint("session_pk", "uuid"),
+    # Clustered by (session, seq) on SQLite: the last N messages of a session sit on adjacent pages.
+    sqlite_with_rowid=False,
+)

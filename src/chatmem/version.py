@@ -1,0 +1,8 @@
+"""Version strings: chatmem's own, and the Zep server version it is wire-compatible with."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+ZEP_COMPAT_VERSION = "0.27.2"
+# The Zep SDKs read the part before the first "-" and need it to be >= 0.21.0.
+ZEP_VERSION_HEADER = f"{ZEP_COMPAT_VERSION}-chatmem ({__version__})"

@@ -1,0 +1,85 @@
+"""Test helpers: throwaway databases (SQLite file or a fresh PostgreSQL database) and live servers."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlalchemy as sa
+import uvicorn
+
+from chatmem.config import Settings
+from chatmem.server import create_app
+from chatmem.store import Database, migrate
+
+# The PostgreSQL server tests create their databases on (trust auth on the CI machine).
+PG_ADMIN_URL = os.environ.get("CHATMEM_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+BACKENDS = ("sqlite", "postgres")
+
+
+@contextmanager
+def database_url(backend: str, tmp_dir: Path) -> Iterator[str]:
+    """A URL to an empty database of ``backend`` that is dropped afterwards."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_dir / f'chatmem-{uuid.uuid4().hex[:8]}.db'}"
+        return
+    name = f"chatmem_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(PG_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://", 1),
+                             isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield sa.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class LiveServer:
+    """chatmem served by uvicorn on a loopback port, in a background thread of the test process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.db = Database(settings.resolved_database_url(), pool_size=settings.db_pool_size)
+        migrate(self.db)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(create_app(settings, self.db), host="127.0.0.1", port=self.port,
+                                log_level="warning", access_log=False)
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        self._thread.start()
+        deadline = time.monotonic() + 15
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("chatmem test server did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=15)
+        self.db.dispose()
+
+
+@contextmanager
+def live_server(backend: str, tmp_dir: Path, **overrides: object) -> Iterator[LiveServer]:
+    with database_url(backend, tmp_dir) as url:
+        settings = Settings(database_url=url, purge_every_minutes=0, **overrides)  # type: ignore[arg-type]
+        with LiveServer(settings) as server:
+            yield server
