@@ -33,9 +33,7 @@ def api(shared_server: LiveServer) -> Iterator[httpx.Client]:
 
 
 @pytest.fixture
-def fresh_server(
-    backend: str, tmp_path: Path
-) -> Callable[..., AbstractContextManager[LiveServer]]:
+def fresh_server(backend: str, tmp_path: Path) -> Callable[..., AbstractContextManager[LiveServer]]:
     """A server on an empty database of its own, with settings overrides: ``with fresh_server(...)``."""
 
     def start(**overrides: object) -> AbstractContextManager[LiveServer]:

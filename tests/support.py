@@ -30,8 +30,9 @@ def database_url(backend: str, tmp_dir: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_dir / f'chatmem-{uuid.uuid4().hex[:8]}.db'}"
         return
     name = f"chatmem_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://", 1),
-                             isolation_level="AUTOCOMMIT")
+    admin = sa.create_engine(
+        PG_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
+    )
     with admin.connect() as conn:
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
     try:
@@ -57,8 +58,13 @@ class LiveServer:
         migrate(self.db)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(create_app(settings, self.db), host="127.0.0.1", port=self.port,
-                                log_level="warning", access_log=False)
+        config = uvicorn.Config(
+            create_app(settings, self.db),
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            access_log=False,
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
 

@@ -80,7 +80,9 @@ def serve(database_url: str | None, host: str | None, port: int | None, workers:
 
     _use_database(database_url)
     settings = get_settings()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     db = Database(settings.resolved_database_url(), pool_size=1)
     try:
         apply(db)

@@ -30,7 +30,9 @@ class Settings(BaseSettings):
     workers: int = Field(default=1, ge=1)
 
     message_window: int = Field(default=12, ge=1, description="messages GET memory returns without lastn")
-    max_request_size: int = Field(default=5 * 1024 * 1024, ge=1024, description="bytes; larger bodies get 413")
+    max_request_size: int = Field(
+        default=5 * 1024 * 1024, ge=1024, description="bytes; larger bodies get 413"
+    )
     purge_every_minutes: float = Field(
         default=60, ge=0, description="how often the server hard-deletes soft-deleted data; 0 disables"
     )

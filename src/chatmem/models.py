@@ -6,8 +6,8 @@ case-insensitively, as Zep's Go decoder did (``"Role"`` is accepted for ``role``
 
 from __future__ import annotations
 
-from uuid import UUID
 from typing import Any
+from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -25,8 +25,10 @@ class WireModel(BaseModel):
         fields = {name.lower(): name for name in cls.model_fields}
         if all(key in cls.model_fields or key.lower() not in fields for key in data):
             return data
-        return {fields.get(key.lower(), key) if isinstance(key, str) else key: value
-                for key, value in data.items()}
+        return {
+            fields.get(key.lower(), key) if isinstance(key, str) else key: value
+            for key, value in data.items()
+        }
 
 
 class CreateSessionRequest(WireModel):
@@ -44,7 +46,9 @@ class UpdateSessionRequest(WireModel):
 class MessageIn(WireModel):
     role: str
     content: str
-    uuid: UUID | None = Field(default=None, description="client-chosen id; a retry with it is not stored twice")
+    uuid: UUID | None = Field(
+        default=None, description="client-chosen id; a retry with it is not stored twice"
+    )
     metadata: JsonObject | None = None
     token_count: int | None = Field(default=None, ge=0)
 

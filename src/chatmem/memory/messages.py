@@ -54,8 +54,14 @@ def add_messages(db: Database, session_id: str, new: Sequence[NewMessage]) -> No
     ts = clock.now()
     upsert = (
         db.insert(sessions)
-        .values(session_id=session_id, uuid=uuid.uuid4(), created_at=ts, updated_at=ts,
-                last_seq=count, message_count=count)
+        .values(
+            session_id=session_id,
+            uuid=uuid.uuid4(),
+            created_at=ts,
+            updated_at=ts,
+            last_seq=count,
+            message_count=count,
+        )
         .on_conflict_do_update(
             index_elements=[sessions.c.session_id],
             set_={
@@ -156,8 +162,11 @@ def get_message(db: Database, session_id: str, message_uuid: uuid.UUID) -> Messa
     query = (
         sa.select(*MESSAGE_COLUMNS)
         .select_from(_session_messages)
-        .where(sessions.c.session_id == session_id, messages.c.uuid == message_uuid,
-               _live_message_of_live_session)
+        .where(
+            sessions.c.session_id == session_id,
+            messages.c.uuid == message_uuid,
+            _live_message_of_live_session,
+        )
     )
     with db.read() as conn:
         row = conn.execute(query).mappings().first()
@@ -175,8 +184,11 @@ def update_message_metadata(
         current = conn.execute(
             sa.select(messages.c.session_pk, messages.c.seq, messages.c.metadata)
             .select_from(_session_messages)
-            .where(sessions.c.session_id == session_id, messages.c.uuid == message_uuid,
-                   _live_message_of_live_session)
+            .where(
+                sessions.c.session_id == session_id,
+                messages.c.uuid == message_uuid,
+                _live_message_of_live_session,
+            )
             .with_for_update(of=messages)
         ).first()
         if current is None:
@@ -184,10 +196,14 @@ def update_message_metadata(
         values: dict[str, object] = {"updated_at": clock.now()}
         if patch:
             values["metadata"] = merge_patch(current.metadata or {}, patch)
-        row = conn.execute(
-            sa.update(messages)
-            .where(messages.c.session_pk == current.session_pk, messages.c.seq == current.seq)
-            .values(values)
-            .returning(*MESSAGE_COLUMNS)
-        ).mappings().one()
+        row = (
+            conn.execute(
+                sa.update(messages)
+                .where(messages.c.session_pk == current.session_pk, messages.c.seq == current.seq)
+                .values(values)
+                .returning(*MESSAGE_COLUMNS)
+            )
+            .mappings()
+            .one()
+        )
     return MessageRecord.from_row(row)

@@ -24,13 +24,17 @@ def purge(db: Database, *, batch: int = BATCH) -> PurgeResult:
     removed_sessions = removed_messages = 0
     while True:
         with db.write() as conn:
-            ids = conn.execute(
-                sa.select(sessions.c.id)
-                .where(sessions.c.deleted_at.is_not(None))
-                .limit(batch)
-                # Locked, so a concurrent revival waits for this transaction and then starts afresh.
-                .with_for_update()
-            ).scalars().all()
+            ids = (
+                conn.execute(
+                    sa.select(sessions.c.id)
+                    .where(sessions.c.deleted_at.is_not(None))
+                    .limit(batch)
+                    # Locked, so a concurrent revival waits for this transaction and then starts afresh.
+                    .with_for_update()
+                )
+                .scalars()
+                .all()
+            )
             if not ids:
                 break
             removed_messages += conn.execute(
@@ -49,7 +53,9 @@ def purge(db: Database, *, batch: int = BATCH) -> PurgeResult:
                 break
             for session_pk, floor_seq in revived:
                 removed_messages += conn.execute(
-                    sa.delete(messages).where(messages.c.session_pk == session_pk, messages.c.seq <= floor_seq)
+                    sa.delete(messages).where(
+                        messages.c.session_pk == session_pk, messages.c.seq <= floor_seq
+                    )
                 ).rowcount
                 conn.execute(
                     sa.update(sessions).where(sessions.c.id == session_pk).values(purged_seq=floor_seq)

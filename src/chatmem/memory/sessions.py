@@ -41,8 +41,12 @@ def create_session(
     check_json("metadata", metadata)
     ts = clock.now()
     insert = db.insert(sessions).values(
-        session_id=session_id, uuid=uuid.uuid4(), user_id=user_id, metadata=metadata,
-        created_at=ts, updated_at=ts,
+        session_id=session_id,
+        uuid=uuid.uuid4(),
+        user_id=user_id,
+        metadata=metadata,
+        created_at=ts,
+        updated_at=ts,
     )
     upsert = insert.on_conflict_do_update(
         index_elements=[sessions.c.session_id],
@@ -67,9 +71,11 @@ def _user_exists(conn: sa.Connection, user_id: str) -> bool:
 
 def get_session(db: Database, session_id: str) -> SessionRecord:
     with db.read() as conn:
-        row = conn.execute(
-            sa.select(*SESSION_COLUMNS).where(sessions.c.session_id == session_id, _live)
-        ).mappings().first()
+        row = (
+            conn.execute(sa.select(*SESSION_COLUMNS).where(sessions.c.session_id == session_id, _live))
+            .mappings()
+            .first()
+        )
     if row is None:
         raise NotFoundError("session not found")
     return SessionRecord.from_row(row)
@@ -92,9 +98,16 @@ def update_session(db: Database, session_id: str, metadata: JsonObject | None) -
         values: dict[str, object] = {"updated_at": clock.now()}
         if metadata:
             values["metadata"] = merge_patch(current.metadata or {}, metadata)
-        row = conn.execute(
-            sa.update(sessions).where(sessions.c.id == current.id).values(values).returning(*SESSION_COLUMNS)
-        ).mappings().one()
+        row = (
+            conn.execute(
+                sa.update(sessions)
+                .where(sessions.c.id == current.id)
+                .values(values)
+                .returning(*SESSION_COLUMNS)
+            )
+            .mappings()
+            .one()
+        )
     return SessionRecord.from_row(row)
 
 

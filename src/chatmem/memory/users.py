@@ -17,8 +17,15 @@ from chatmem.store import Database
 from chatmem.store.tables import sessions, users
 
 USER_COLUMNS = (
-    users.c.id, users.c.uuid, users.c.user_id, users.c.email, users.c.first_name, users.c.last_name,
-    users.c.metadata, users.c.created_at, users.c.updated_at,
+    users.c.id,
+    users.c.uuid,
+    users.c.user_id,
+    users.c.email,
+    users.c.first_name,
+    users.c.last_name,
+    users.c.metadata,
+    users.c.created_at,
+    users.c.updated_at,
 )
 
 
@@ -43,8 +50,16 @@ def create_user(
     ts = clock.now()
     insert = (
         db.insert(users)
-        .values(user_id=user_id, uuid=uuid.uuid4(), email=email, first_name=first_name,
-                last_name=last_name, metadata=metadata, created_at=ts, updated_at=ts)
+        .values(
+            user_id=user_id,
+            uuid=uuid.uuid4(),
+            email=email,
+            first_name=first_name,
+            last_name=last_name,
+            metadata=metadata,
+            created_at=ts,
+            updated_at=ts,
+        )
         .on_conflict_do_nothing(index_elements=[users.c.user_id])
         .returning(*USER_COLUMNS)
     )
@@ -87,9 +102,13 @@ def update_user(
                 values[field] = value
         if patch:
             values["metadata"] = merge_patch(current.metadata or {}, patch)
-        row = conn.execute(
-            sa.update(users).where(users.c.id == current.id).values(values).returning(*USER_COLUMNS)
-        ).mappings().one()
+        row = (
+            conn.execute(
+                sa.update(users).where(users.c.id == current.id).values(values).returning(*USER_COLUMNS)
+            )
+            .mappings()
+            .one()
+        )
     return UserRecord.from_row(row)
 
 

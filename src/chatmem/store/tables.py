@@ -91,8 +91,12 @@ sessions = sa.Table(
     sa.Column("purged_seq", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("message_count", sa.BigInteger, nullable=False, server_default="0"),
     sa.UniqueConstraint("session_id"),
-    sa.Index("ix_sessions_live_id", "id", postgresql_where=sa.text("deleted_at IS NULL"),
-             sqlite_where=sa.text("deleted_at IS NULL")),
+    sa.Index(
+        "ix_sessions_live_id",
+        "id",
+        postgresql_where=sa.text("deleted_at IS NULL"),
+        sqlite_where=sa.text("deleted_at IS NULL"),
+    ),
     sa.Index("ix_sessions_user_id_id", "user_id", "id"),
     sqlite_autoincrement=True,
 )

@@ -28,7 +28,9 @@ def get_memory(db: Db, settings: AppSettings, session_id: str, lastn: str | None
 @router.post("/sessions/{session_id:id}/memory", operation_id="add_memory")
 def add_memory(db: Db, session_id: str, body: AddMemoryRequest) -> PlainTextResponse:
     new = [
-        NewMessage(role=m.role, content=m.content, metadata=m.metadata, uuid=m.uuid, token_count=m.token_count or 0)
+        NewMessage(
+            role=m.role, content=m.content, metadata=m.metadata, uuid=m.uuid, token_count=m.token_count or 0
+        )
         for m in body.messages or ()
     ]
     messages.add_messages(db, session_id, new)

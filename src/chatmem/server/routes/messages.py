@@ -33,11 +33,13 @@ def list_messages(db: Db, session_id: str, limit: str | None = None, cursor: str
         limit=parse_int("limit", limit, minimum=0) or None,
         page=parse_int("cursor", cursor, minimum=0) or 1,
     )
-    return JSON({
-        "messages": [message_json(record) for record in page.messages],
-        "total_count": page.total_count,
-        "row_count": len(page.messages),
-    })
+    return JSON(
+        {
+            "messages": [message_json(record) for record in page.messages],
+            "total_count": page.total_count,
+            "row_count": len(page.messages),
+        }
+    )
 
 
 @router.get("/sessions/{session_id:id}/messages/{message_uuid}", operation_id="get_session_message")

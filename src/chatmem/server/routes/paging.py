@@ -31,7 +31,9 @@ def page_response(request: Request, page: Page[T], to_json: Callable[[T], Any]) 
     if page.next_after is not None:
         token = encode_keyset(page.next_after)
         params: Iterable[tuple[str, str]] = [
-            (key, value) for key, value in request.query_params.multi_items() if key not in ("cursor", "after")
+            (key, value)
+            for key, value in request.query_params.multi_items()
+            if key not in ("cursor", "after")
         ]
         next_url = request.url.replace_query_params(**dict(params), after=token)
         response.headers[NEXT_CURSOR_HEADER] = token

@@ -18,7 +18,11 @@ router = APIRouter(prefix="/api/v1", tags=["users"])
 @router.post("/user", operation_id="add_user", status_code=201)
 def add_user(db: Db, body: CreateUserRequest) -> JSON:
     record = users.create_user(
-        db, body.user_id, email=body.email, first_name=body.first_name, last_name=body.last_name,
+        db,
+        body.user_id,
+        email=body.email,
+        first_name=body.first_name,
+        last_name=body.last_name,
         metadata=body.metadata,
     )
     return JSON(user_json(record), status_code=201)
@@ -40,7 +44,11 @@ def get_user(db: Db, user_id: str) -> JSON:
 @router.patch("/user/{user_id:id}", operation_id="update_user")
 def update_user(db: Db, user_id: str, body: UpdateUserRequest) -> JSON:
     record = users.update_user(
-        db, user_id, email=body.email, first_name=body.first_name, last_name=body.last_name,
+        db,
+        user_id,
+        email=body.email,
+        first_name=body.first_name,
+        last_name=body.last_name,
         metadata=body.metadata,
     )
     return JSON(user_json(record))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from chatmem.store.tables import BigId, Json, Uuid, UTCDateTime
+from chatmem.store.tables import BigId, Json, UTCDateTime, Uuid
 
 revision = "0001"
 down_revision = None
