@@ -97,3 +97,7 @@ def serve(database_url: str | None, host: str | None, port: int | None, workers:
         log_level=settings.log_level,
         access_log=False,
     )
+
+
+if __name__ == "__main__":
+    main()
