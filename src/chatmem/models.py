@@ -6,10 +6,11 @@ case-insensitively, as Zep's Go decoder did (``"Role"`` is accepted for ``role``
 
 from __future__ import annotations
 
-from typing import Any
-from uuid import UUID
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID, uuid4
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 JsonObject = dict[str, Any]
 
@@ -74,9 +75,109 @@ class CreateUserRequest(WireModel):
 
 
 class UpdateUserRequest(WireModel):
-    """``user_id`` comes from the URL; empty strings leave a field unchanged, as in Zep."""
+    """The server takes ``user_id`` from the URL (a body ``user_id`` is ignored); the SDK builds that
+    URL from this field. Empty strings leave a field unchanged, as in Zep."""
 
+    user_id: str | None = None
     email: str | None = None
     first_name: str | None = None
     last_name: str | None = None
     metadata: JsonObject | None = None
+
+
+# Resources: what the server returns and the SDK reads (and, for Session and Message, what callers
+# build to send). Timestamps are timezone-aware datetimes; unknown keys are ignored.
+
+NIL_UUID = UUID(int=0)
+
+
+def _new_session_id() -> str:
+    return uuid4().hex
+
+
+class Session(WireModel):
+    """A conversation. ``session_id`` is the caller's id: a fresh ``uuid4().hex`` when not given."""
+
+    session_id: str = Field(default_factory=_new_session_id)
+    user_id: str | None = None
+    metadata: JsonObject | None = None
+    uuid: UUID | None = None
+    id: int | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    deleted_at: datetime | None = None
+
+
+class Message(WireModel):
+    role: str
+    content: str
+    uuid: UUID | None = None
+    metadata: JsonObject | None = None
+    token_count: int | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class Summary(WireModel):
+    uuid: UUID | None = None
+    created_at: datetime | None = None
+    content: str = ""
+    recent_message_uuid: UUID | None = None
+    token_count: int = 0
+    metadata: JsonObject | None = None
+
+
+def _real_summary(value: Any) -> Any:
+    """Zep's API sends an all-zero summary when a session has none; to the SDK that is no summary."""
+    if isinstance(value, dict) and value.get("uuid") in (str(NIL_UUID), NIL_UUID):
+        return None
+    return value
+
+
+class Memory(WireModel):
+    """The recent messages of a session, oldest first, and its running summary (None if none yet)."""
+
+    messages: list[Message] = Field(default_factory=list)
+    summary: Summary | None = None
+    metadata: JsonObject | None = None
+    uuid: UUID | None = None
+    created_at: datetime | None = None
+    token_count: int | None = None
+
+    @field_validator("summary", mode="before")
+    @classmethod
+    def _no_zero_summary(cls, value: Any) -> Any:
+        return _real_summary(value)
+
+
+class User(WireModel):
+    user_id: str
+    email: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    metadata: JsonObject | None = None
+    uuid: UUID | None = None
+    id: int | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    deleted_at: datetime | None = None
+
+
+class MemorySearchPayload(WireModel):
+    """``POST /sessions/{id}/search``: ``text`` and/or a ``metadata`` filter (Zep's ``where`` syntax)."""
+
+    text: str | None = None
+    metadata: JsonObject | None = None
+    search_scope: Literal["messages", "summary"] = "messages"
+    search_type: Literal["similarity", "mmr"] = "similarity"
+    mmr_lambda: float | None = None
+
+
+class MemorySearchResult(WireModel):
+    """One hit: a message or a summary (by ``search_scope``); ``dist`` is a similarity, higher is closer."""
+
+    message: Message | None = None
+    summary: Summary | None = None
+    metadata: JsonObject | None = None
+    dist: float | None = None
+    embedding: list[float] | None = None

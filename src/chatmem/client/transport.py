@@ -1,0 +1,120 @@
+"""The two thin executors of request plans: one over ``httpx.Client``, one over ``httpx.AsyncClient``.
+
+Both httpx clients are created on first use and dropped by ``close``/``aclose``, so a client object
+stays usable after its ``with``/``async with`` block ended (the next call opens a new connection
+pool). The async client is bound to the event loop that created it and is re-created for another
+loop, so one ``ZepClient`` can serve several ``asyncio.run`` calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Iterator
+from typing import Any, TypeVar
+
+import httpx
+
+from chatmem.client.call import Call, Paged
+from chatmem.client.errors import ServerUnreachableError
+
+T = TypeVar("T")
+
+
+class Transport:
+    def __init__(self, base_url: str, *, api_key: str | None, timeout: float) -> None:
+        # A trailing slash makes httpx append request paths to a base URL with a path prefix.
+        self.base_url = base_url.rstrip("/") + "/"
+        self.timeout = timeout
+        self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._lock = threading.Lock()
+        self._sync: httpx.Client | None = None
+        self._async: httpx.AsyncClient | None = None
+        self._async_loop: asyncio.AbstractEventLoop | None = None
+
+    # -- clients -------------------------------------------------------------------------------
+
+    def _client(self) -> httpx.Client:
+        with self._lock:
+            if self._sync is None:
+                self._sync = httpx.Client(base_url=self.base_url, headers=self._headers, timeout=self.timeout)
+            return self._sync
+
+    def _async_client(self) -> httpx.AsyncClient:
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            if self._async is None or self._async_loop is not loop:
+                # An AsyncClient from another (possibly closed) loop cannot be used or closed here.
+                self._async = httpx.AsyncClient(
+                    base_url=self.base_url, headers=self._headers, timeout=self.timeout
+                )
+                self._async_loop = loop
+            return self._async
+
+    def close(self) -> None:
+        with self._lock:
+            client, self._sync = self._sync, None
+        if client is not None:
+            client.close()
+
+    async def aclose(self) -> None:
+        self.close()
+        with self._lock:
+            client, self._async = self._async, None
+            same_loop = self._async_loop is asyncio.get_running_loop()
+            self._async_loop = None
+        if client is not None and same_loop:
+            await client.aclose()
+
+    # -- running plans -------------------------------------------------------------------------
+
+    def run(self, call: Call[T]) -> T:
+        client = self._client()
+        try:
+            response = client.request(call.method, call.path, params=call.params, json=call.json)
+        except httpx.TransportError as exc:
+            raise self._unreachable(call, exc) from exc
+        return call.finish(response)
+
+    async def arun(self, call: Call[T]) -> T:
+        client = self._async_client()
+        try:
+            response = await client.request(call.method, call.path, params=call.params, json=call.json)
+        except httpx.TransportError as exc:
+            raise self._unreachable(call, exc) from exc
+        return call.finish(response)
+
+    def pages(self, paged: Paged[T]) -> Iterator[list[T]]:
+        token: str | None = None
+        while True:
+            chunk = self.run(paged.page(token))
+            if chunk.items:
+                yield chunk.items
+            if chunk.next_token is None:
+                return
+            token = chunk.next_token
+
+    async def apages(self, paged: Paged[T]) -> AsyncIterator[list[T]]:
+        token: str | None = None
+        while True:
+            chunk = await self.arun(paged.page(token))
+            if chunk.items:
+                yield chunk.items
+            if chunk.next_token is None:
+                return
+            token = chunk.next_token
+
+    def _unreachable(self, call: Call[Any], exc: httpx.TransportError) -> ServerUnreachableError:
+        url = self.base_url.rstrip("/")
+        if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+            reason = (
+                f"could not connect to the chatmem server at {url} ({exc or type(exc).__name__}). "
+                "Is it running? Pass base_url= or set CHATMEM_URL"
+            )
+        elif isinstance(exc, httpx.TimeoutException):
+            reason = (
+                f"the chatmem server at {url} did not answer {call.method} {call.path} within {self.timeout}s"
+            )
+        else:
+            reason = f"{call.method} {call.path} to {url} failed: {exc or type(exc).__name__}"
+        return ServerUnreachableError(reason)
