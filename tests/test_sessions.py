@@ -204,3 +204,27 @@ def test_metadata_numbers_and_unicode_round_trip(api: httpx.Client, sid: str) ->
         api.post("/sessions", json={"session_id": sid, "metadata": metadata}).json()["metadata"] == metadata
     )
     assert api.get(path(sid)).json()["metadata"] == metadata
+
+
+def test_patch_with_upsert_creates_a_missing_session_with_the_given_user(api: httpx.Client, sid: str) -> None:
+    user_id = f"u-{sid}"
+    api.post("/user", json={"user_id": user_id})
+    body = {"metadata": {"a": 1, "gone": None, "system": {"x": 1}}, "user_id": user_id}
+    created = api.patch(f"{path(sid)}?upsert=true", json=body)
+    assert created.status_code == 200
+    assert created.json()["metadata"] == {"a": 1}
+    assert created.json()["user_id"] == user_id
+    merged = api.patch(f"{path(sid)}?upsert=true", json={"metadata": {"b": 2}, "user_id": "ignored"}).json()
+    assert merged["metadata"] == {"a": 1, "b": 2}
+    assert merged["user_id"] == user_id
+    assert api.patch(f"{path(sid)}-other?upsert=false", json={"metadata": {"a": 1}}).status_code == 404
+    assert api.patch(f"{path(sid)}-other?upsert=maybe", json={"metadata": {"a": 1}}).status_code == 400
+
+
+def test_patch_with_upsert_revives_a_deleted_session_empty(api: httpx.Client, sid: str) -> None:
+    api.post(f"{path(sid)}/memory", json={"messages": [{"role": "h", "content": "old"}]})
+    api.patch(path(sid), json={"metadata": {"old": 1}})
+    api.delete(f"{path(sid)}/memory")
+    revived = api.patch(f"{path(sid)}?upsert=true", json={"metadata": {"new": 1}}).json()
+    assert revived["metadata"] == {"new": 1}
+    assert api.get(f"{path(sid)}/memory").json()["messages"] == []

@@ -39,9 +39,11 @@ class CreateSessionRequest(WireModel):
 
 
 class UpdateSessionRequest(WireModel):
-    """``session_id`` comes from the URL; ``user_id`` cannot be changed after creation."""
+    """``session_id`` comes from the URL. ``user_id`` cannot be changed after creation: it is only
+    used when ``?upsert=true`` creates the session."""
 
     metadata: JsonObject | None = None
+    user_id: str | None = None
 
 
 class MessageIn(WireModel):

@@ -74,11 +74,20 @@ async def test_a_deleted_session_can_be_added_again(client: ZepClient, twin: Twi
     assert revived.metadata == {"new": True}
 
 
-async def test_updating_an_unknown_session_is_not_found(client: ZepClient, twin: Twin, sid: str) -> None:
-    with pytest.raises(NotFoundError) as caught:
-        await twin(client.memory, "update_session", Session(session_id=sid, metadata={"a": 1}))
-    assert caught.value.status_code == 404
-    assert caught.value.message == "session not found"
+async def test_updating_an_unknown_session_creates_it(client: ZepClient, twin: Twin, sid: str) -> None:
+    created = await twin(client.memory, "update_session", Session(session_id=sid, metadata={"a": 1}))
+    assert (created.session_id, created.metadata, created.user_id) == (sid, {"a": 1}, None)
+    assert (await twin(client.memory, "get_session", sid)).metadata == {"a": 1}
+
+
+async def test_updating_a_session_of_an_unknown_user_is_refused(
+    client: ZepClient, twin: Twin, sid: str
+) -> None:
+    with pytest.raises(APIError) as caught:
+        await twin(client.memory, "update_session", Session(session_id=sid, user_id=f"nobody-{sid}"))
+    assert caught.value.status_code == 400
+    with pytest.raises(NotFoundError):
+        await twin(client.memory, "get_session", sid)
 
 
 async def test_a_session_of_an_unknown_user_is_refused(client: ZepClient, twin: Twin, sid: str) -> None:

@@ -16,22 +16,23 @@ from tests.support import LiveServer
 async def test_zep_documentation_session_example_runs_unchanged_but_for_the_import(
     shared_server: LiveServer, user_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The snippet exactly as the issue prints it (the first ``Session`` has no ``session_id``)."""
     with ZepClient(base_url=shared_server.url) as other:
         bystander = other.memory.add_session(Session(user_id=user_id))
     monkeypatch.setenv("CHATMEM_URL", shared_server.url)  # the snippet passes no base_url
     api_key = "any-key"  # chatmem does not check keys; the header must not hurt
     seen: dict[str, object] = {}
 
-    # The example from docs/sdk.md; lines marked "test:" only record what the example observed.
+    # Lines marked "test:" only record what the example observed.
     # fmt: off
     async with ZepClient(api_key=api_key) as client:
         session_id = uuid.uuid4().hex # A new session identifier
         session = Session(
-                    session_id=session_id,
                     user_id=user_id,  # Optionally associate this session with a user
                     metadata={"foo" : "bar"}
         )
         await client.memory.aadd_session(session)
+        seen["first"] = session  # test:
 
     session = Session(session_id=session_id, metadata={"qax" : "baz"})
     await client.memory.aupdate_session(session)          # metadata is merged, not replaced
@@ -49,15 +50,19 @@ async def test_zep_documentation_session_example_runs_unchanged_but_for_the_impo
         seen["all"].extend(session_chunk)  # type: ignore[attr-defined]  # test:
     # fmt: on
 
+    first = seen["first"]
+    assert isinstance(first, Session) and first.session_id != session_id
+    stored_first = await client.memory.aget_session(first.session_id)
+    assert stored_first.user_id == user_id and stored_first.metadata == {"foo": "bar"}
     after_update = seen["after_update"]
     assert isinstance(after_update, Session)
     assert after_update.session_id == session_id
-    assert after_update.user_id == user_id
-    assert after_update.metadata == {"foo": "bar", "qax": "baz"}
+    assert after_update.metadata == {"qax": "baz"}
     with pytest.raises(NotFoundError):
         await client.memory.aget_session(session_id)
     listed = [s.session_id for s in seen["all"]]  # type: ignore[attr-defined]
     assert session_id not in listed
+    assert listed.count(first.session_id) == 1
     assert listed.count(bystander.session_id) == 1
     assert len(listed) == len(set(listed))
     first_page = seen["first_page"]
@@ -66,20 +71,21 @@ async def test_zep_documentation_session_example_runs_unchanged_but_for_the_impo
     await client.aclose()
 
 
-async def test_a_session_built_without_an_id_gets_a_fresh_one_not_the_variable_next_to_it(
-    client: ZepClient,
+async def test_update_session_merges_into_an_existing_session_and_creates_a_missing_one(
+    client: ZepClient, user_id: str
 ) -> None:
-    """The issue prints the example without ``session_id=session_id``: the added session then has a
-    fresh id of its own, and ``session_id`` names no session at all."""
-    session_id = uuid.uuid4().hex
-    session = Session(metadata={"foo": "bar"})
-    added = await client.memory.aadd_session(session)
+    added = await client.memory.aadd_session(Session(user_id=user_id, metadata={"foo": "bar"}))
+    merged = await client.memory.aupdate_session(
+        Session(session_id=added.session_id, metadata={"qax": "baz"})
+    )
+    assert merged.metadata == {"foo": "bar", "qax": "baz"} and merged.user_id == user_id
 
-    assert added.session_id == session.session_id != session_id
-    assert len(session.session_id) == 32 and int(session.session_id, 16) >= 0
-    with pytest.raises(NotFoundError):
-        await client.memory.aupdate_session(Session(session_id=session_id, metadata={"qax": "baz"}))
-    assert (await client.memory.aget_session(added.session_id)).metadata == {"foo": "bar"}
+    missing = uuid.uuid4().hex
+    created = await client.memory.aupdate_session(
+        Session(session_id=missing, user_id=user_id, metadata={"qax": "baz"})
+    )
+    assert (created.session_id, created.user_id, created.metadata) == (missing, user_id, {"qax": "baz"})
+    assert (await client.memory.aget_session(missing)).metadata == {"qax": "baz"}
 
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "sdk.md"

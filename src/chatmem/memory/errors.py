@@ -17,3 +17,7 @@ class NotFoundError(ChatmemError):
 
 class BadRequestError(ChatmemError):
     """The request cannot be applied as asked; nothing was changed."""
+
+
+class AlreadyExistsError(BadRequestError):
+    """A session or user with that id is already live (a 400, as in Zep)."""

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from chatmem.memory import clock
-from chatmem.memory.errors import BadRequestError, NotFoundError
+from chatmem.memory.errors import AlreadyExistsError, BadRequestError, NotFoundError
 from chatmem.memory.metadata import JsonObject, checked_patch, merge_patch
 from chatmem.memory.paging import PageRequest
 from chatmem.memory.records import Page, SessionRecord
@@ -61,7 +61,7 @@ def create_session(
     except IntegrityError as exc:  # the user was deleted between the check and the insert
         raise BadRequestError(f"user does not exist with user_id: {user_id}") from exc
     if row is None:
-        raise BadRequestError(f"session already exists with session_id: {session_id}")
+        raise AlreadyExistsError(f"session already exists with session_id: {session_id}")
     return SessionRecord.from_row(row)
 
 
@@ -109,6 +109,28 @@ def update_session(db: Database, session_id: str, metadata: JsonObject | None) -
             .one()
         )
     return SessionRecord.from_row(row)
+
+
+def update_or_create_session(
+    db: Database, session_id: str, metadata: JsonObject | None, *, user_id: str | None = None
+) -> SessionRecord:
+    """Merge into the live session, or create it (as a new message would) when there is none.
+
+    A soft-deleted session is revived empty, as ``create_session`` revives it. ``user_id`` only
+    applies when the session is created.
+    """
+    try:
+        return update_session(db, session_id, metadata)
+    except NotFoundError:
+        pass
+    patch = checked_patch(metadata, privileged=False)
+    try:
+        return create_session(
+            db, session_id, user_id=user_id, metadata=merge_patch({}, patch) if patch else None
+        )
+    except AlreadyExistsError:
+        # Someone else created it between our two transactions: merge into theirs.
+        return update_session(db, session_id, metadata)
 
 
 def soft_delete_values() -> dict[str, object]:

@@ -7,7 +7,7 @@ import uuid
 import sqlalchemy as sa
 
 from chatmem.memory import clock
-from chatmem.memory.errors import BadRequestError, NotFoundError
+from chatmem.memory.errors import AlreadyExistsError, NotFoundError
 from chatmem.memory.metadata import JsonObject, checked_patch, merge_patch
 from chatmem.memory.paging import PageRequest
 from chatmem.memory.records import Page, UserRecord
@@ -66,7 +66,7 @@ def create_user(
     with db.write() as conn:
         row = conn.execute(insert).mappings().first()
     if row is None:
-        raise BadRequestError(f"user already exists with user_id: {user_id}")
+        raise AlreadyExistsError(f"user already exists with user_id: {user_id}")
     return UserRecord.from_row(row)
 
 

@@ -42,6 +42,17 @@ def parse_int(name: str, raw: str | None, *, minimum: int | None = None) -> int 
     return value
 
 
+def parse_bool(name: str, raw: str | None) -> bool:
+    if raw is None or raw == "":
+        return False
+    value = raw.lower()
+    if value in ("true", "1", "yes"):
+        return True
+    if value in ("false", "0", "no"):
+        return False
+    raise BadRequestError(f"{name} must be true or false, got {raw!r}")
+
+
 def encode_keyset(position: int) -> str:
     return base64.urlsafe_b64encode(f"k{position}".encode()).decode().rstrip("=")
 

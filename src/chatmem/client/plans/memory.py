@@ -39,14 +39,17 @@ def add_session(session: Session) -> Call[Session]:
 def update_session(session: Session) -> Call[Session]:
     """Merge ``session.metadata`` into the stored metadata (RFC 7396: a ``None`` value removes a key).
 
-    The user of a session cannot change. Unknown or deleted sessions raise ``NotFoundError``.
+    A session that does not exist (or was deleted) is created with that metadata and
+    ``session.user_id``, just as adding memory creates one. The user of an existing session never
+    changes.
     """
     require_id("session_id", session.session_id)
-    body = UpdateSessionRequest(metadata=session.metadata)
+    body = UpdateSessionRequest(metadata=session.metadata, user_id=session.user_id)
     return Call(
         "PATCH",
         api_path("sessions", session.session_id),
         read_model(Session),
+        params={"upsert": "true"},
         json=body.model_dump(exclude_none=True),
     )
 

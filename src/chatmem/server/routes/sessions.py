@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request
 from chatmem.memory import sessions
 from chatmem.models import CreateSessionRequest, UpdateSessionRequest
 from chatmem.server.deps import Db
+from chatmem.server.params import parse_bool
 from chatmem.server.responses import JSON
 from chatmem.server.routes.paging import page_request, page_response
 from chatmem.server.wire import session_json
@@ -36,5 +37,11 @@ def get_session(db: Db, session_id: str) -> JSON:
 
 
 @router.patch("/sessions/{session_id:id}", operation_id="update_session")
-def update_session(db: Db, session_id: str, body: UpdateSessionRequest) -> JSON:
-    return JSON(session_json(sessions.update_session(db, session_id, body.metadata)))
+def update_session(db: Db, session_id: str, body: UpdateSessionRequest, upsert: str | None = None) -> JSON:
+    """Merge metadata into the session (404 if it is not live). With ``upsert=true`` a missing
+    session is created instead, owned by the body's ``user_id`` if one is given."""
+    if parse_bool("upsert", upsert):
+        record = sessions.update_or_create_session(db, session_id, body.metadata, user_id=body.user_id)
+    else:
+        record = sessions.update_session(db, session_id, body.metadata)
+    return JSON(session_json(record))
