@@ -1,0 +1,192 @@
+"""The two HTTP floors, each served by uvicorn exactly as ``chatmem serve`` serves chatmem.
+
+(1) ``noop``: FastAPI with chatmem's settings, middleware and response class, answering chatmem's
+    routes with canned bodies and doing no work: the cost of the HTTP stack alone.
+(2) ``asgi``: a framework-free ASGI callable doing chatmem's SQL (``bench.rawsql``) on the same
+    database in worker threads (as Starlette runs chatmem's sync routes): the cost of the work with
+    the thinnest possible server around it.
+
+Run: ``python -m bench.floors noop|asgi --port N --workers N`` with ``BENCH_DB_URL`` set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qs, unquote
+
+import anyio.to_thread
+import orjson
+from fastapi import FastAPI, Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.types import Receive, Scope, Send
+
+from bench.rawsql import ZERO_SUMMARY, RawStore
+from chatmem.server.middleware import ZepTransportMiddleware
+from chatmem.server.responses import JSON
+
+_CANNED_SESSION = {
+    "uuid": "6f1c3a52-58f5-4f0b-8a43-2f9f8c0b7a10",
+    "id": 1,
+    "created_at": "2026-01-01T00:00:00Z",
+    "updated_at": "2026-01-01T00:00:00Z",
+    "deleted_at": None,
+    "session_id": "canned",
+    "metadata": {},
+    "user_id": None,
+}
+_CANNED_MEMORY = orjson.dumps({"messages": [], "summary": ZERO_SUMMARY})
+
+
+def noop_app() -> FastAPI:
+    """Floor (1): the same FastAPI stack, same routes, no work."""
+    app = FastAPI(default_response_class=JSON, redirect_slashes=False, strict_content_type=False)
+
+    @app.get("/healthz")
+    def healthz() -> PlainTextResponse:
+        return PlainTextResponse(".")
+
+    @app.get("/api/v1/sessions")
+    def list_sessions(request: Request) -> JSON:
+        return JSON([])
+
+    @app.get("/api/v1/sessions/{session_id}")
+    def get_session(session_id: str) -> JSON:
+        return JSON(_CANNED_SESSION)
+
+    @app.patch("/api/v1/sessions/{session_id}")
+    def patch_session(session_id: str) -> JSON:
+        return JSON(_CANNED_SESSION)
+
+    @app.get("/api/v1/sessions/{session_id}/memory")
+    def get_memory(session_id: str) -> Response:
+        return Response(_CANNED_MEMORY, media_type="application/json")
+
+    @app.post("/api/v1/sessions/{session_id}/memory")
+    def add_memory(session_id: str) -> PlainTextResponse:
+        return PlainTextResponse("OK")
+
+    @app.get("/api/v1/sessions/{session_id}/messages")
+    def list_messages(session_id: str) -> JSON:
+        return JSON({"messages": [], "total_count": 0, "row_count": 0})
+
+    app.add_middleware(ZepTransportMiddleware, max_body_size=5 * 1024 * 1024)
+    return app
+
+
+Handler = Callable[[RawStore, str, dict[str, list[str]], Any], tuple[int, Any]]
+
+
+def _int(query: dict[str, list[str]], name: str, default: int) -> int:
+    values = query.get(name)
+    return int(values[0]) if values and values[0] else default
+
+
+def _memory(store: RawStore, sid: str, query: dict[str, list[str]], body: Any) -> tuple[int, Any]:
+    if body is None:
+        return 200, store.recent(sid, _int(query, "lastn", 12))
+    store.append(sid, [(m["role"], m["content"]) for m in body.get("messages") or ()])
+    return 200, None
+
+
+def _session(store: RawStore, sid: str, query: dict[str, list[str]], body: Any) -> tuple[int, Any]:
+    found = store.get_session(sid) if body is None else store.patch_metadata(sid, body.get("metadata") or {})
+    return (404, {"message": "session not found"}) if found is None else (200, found)
+
+
+def _messages(store: RawStore, sid: str, query: dict[str, list[str]], body: Any) -> tuple[int, Any]:
+    return 200, store.list_messages(sid, _int(query, "limit", 100), _int(query, "cursor", 1))
+
+
+def _sessions(store: RawStore, sid: str, query: dict[str, list[str]], body: Any) -> tuple[int, Any]:
+    after = query.get("after")
+    keyset = None
+    if after and after[0]:
+        import base64
+
+        token = after[0]
+        keyset = int(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()[1:])
+    limit = _int(query, "limit", 100)
+    return 200, store.list_sessions(limit, offset=_int(query, "cursor", 0), after=keyset)
+
+
+class RawAsgiApp:
+    """Floor (2): routing by splitting the path, JSON by orjson, SQL by the driver."""
+
+    def __init__(self, url: str) -> None:
+        self.store = RawStore(url)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        method: str = scope["method"]
+        parts = scope["raw_path"].decode("latin-1").split("/")
+        body: Any = None
+        if method in ("POST", "PATCH"):
+            chunks = []
+            while True:
+                message = await receive()
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body"):
+                    break
+            body = orjson.loads(b"".join(chunks))
+        query = parse_qs(scope["query_string"].decode("latin-1"))
+        handler: Handler | None = None
+        sid = ""
+        if parts[1:4] == ["api", "v1", "sessions"]:
+            if len(parts) == 4:
+                handler = _sessions
+            else:
+                sid = unquote(parts[4])
+                tail = parts[5] if len(parts) > 5 else ""
+                handler = {"": _session, "memory": _memory, "messages": _messages}.get(tail)
+        if scope["path"] == "/healthz":
+            await _respond(send, 200, b".", b"text/plain")
+            return
+        if handler is None:
+            await _respond(send, 404, b'{"message":"not found"}', b"application/json")
+            return
+        chosen = handler
+        status, payload = await anyio.to_thread.run_sync(lambda: chosen(self.store, sid, query, body))
+        if payload is None:
+            await _respond(send, status, b"OK", b"text/plain; charset=utf-8")
+        else:
+            await _respond(send, status, orjson.dumps(payload, option=orjson.OPT_UTC_Z), b"application/json")
+
+
+async def _respond(send: Send, status: int, body: bytes, content_type: bytes) -> None:
+    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def asgi_app() -> RawAsgiApp:
+    return RawAsgiApp(os.environ["BENCH_DB_URL"])
+
+
+def main() -> None:
+    import uvicorn
+
+    parser = argparse.ArgumentParser(prog="python -m bench.floors")
+    parser.add_argument("kind", choices=("noop", "asgi"))
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args()
+    uvicorn.run(
+        f"bench.floors:{args.kind}_app",
+        factory=True,
+        host="127.0.0.1",
+        port=args.port,
+        workers=args.workers,
+        log_level="warning",
+        access_log=False,
+    )
+
+
+if __name__ == "__main__":
+    main()
