@@ -10,10 +10,11 @@ from sqlalchemy.exc import IntegrityError
 from chatmem.memory import clock
 from chatmem.memory.errors import AlreadyExistsError, BadRequestError, NotFoundError
 from chatmem.memory.metadata import JsonObject, checked_patch, merge_patch
-from chatmem.memory.paging import PageRequest
+from chatmem.memory.paging import PageRequest, creation_ordered, fetch_page
 from chatmem.memory.records import Page, SessionRecord
 from chatmem.memory.validation import check_id, check_json
 from chatmem.store import Database
+from chatmem.store.prepared import Prepared
 from chatmem.store.tables import sessions, users
 
 SESSION_COLUMNS = (
@@ -69,16 +70,16 @@ def _user_exists(conn: sa.Connection, user_id: str) -> bool:
     return conn.execute(sa.select(users.c.id).where(users.c.user_id == user_id)).first() is not None
 
 
+_get_live = Prepared(
+    sa.select(*SESSION_COLUMNS).where(sessions.c.session_id == sa.bindparam("session_id"), _live)
+)
+
+
 def get_session(db: Database, session_id: str) -> SessionRecord:
-    with db.read() as conn:
-        row = (
-            conn.execute(sa.select(*SESSION_COLUMNS).where(sessions.c.session_id == session_id, _live))
-            .mappings()
-            .first()
-        )
-    if row is None:
+    rows = db.fetch(_get_live, session_id=session_id)
+    if not rows:
         raise NotFoundError("session not found")
-    return SessionRecord.from_row(row)
+    return SessionRecord(*rows[0])
 
 
 def update_session(db: Database, session_id: str, metadata: JsonObject | None) -> SessionRecord:
@@ -149,15 +150,14 @@ def delete_session(db: Database, session_id: str) -> None:
         raise NotFoundError("session not found")
 
 
+_list_live = creation_ordered(SESSION_COLUMNS, sessions.c.id, _live)
+_list_live_of_user = creation_ordered(
+    SESSION_COLUMNS, sessions.c.id, _live, sessions.c.user_id == sa.bindparam("user_id")
+)
+
+
 def list_sessions(db: Database, page: PageRequest, *, user_id: str | None = None) -> Page[SessionRecord]:
     """Live sessions in creation order (optionally one user's), paged by offset or keyset."""
-    query = sa.select(*SESSION_COLUMNS).where(_live)
-    if user_id is not None:
-        query = query.where(sessions.c.user_id == user_id)
-    if page.after is not None:
-        query = query.where(sessions.c.id > page.after)
-    query = query.order_by(sessions.c.id).offset(page.offset or None).limit(page.limit)
-    with db.read() as conn:
-        items = [SessionRecord.from_row(row) for row in conn.execute(query).mappings()]
-    full = page.limit is not None and len(items) == page.limit and page.limit > 0
-    return Page(items=items, next_after=items[-1].id if full else None)
+    if user_id is None:
+        return fetch_page(db, _list_live, page, SessionRecord)
+    return fetch_page(db, _list_live_of_user, page, SessionRecord, user_id=user_id)

@@ -9,11 +9,12 @@ import sqlalchemy as sa
 from chatmem.memory import clock
 from chatmem.memory.errors import AlreadyExistsError, NotFoundError
 from chatmem.memory.metadata import JsonObject, checked_patch, merge_patch
-from chatmem.memory.paging import PageRequest
+from chatmem.memory.paging import PageRequest, creation_ordered, fetch_page
 from chatmem.memory.records import Page, UserRecord
 from chatmem.memory.sessions import soft_delete_values
 from chatmem.memory.validation import check_id, check_json, check_text
 from chatmem.store import Database
+from chatmem.store.prepared import Prepared
 from chatmem.store.tables import sessions, users
 
 USER_COLUMNS = (
@@ -70,12 +71,14 @@ def create_user(
     return UserRecord.from_row(row)
 
 
+_get_user = Prepared(sa.select(*USER_COLUMNS).where(users.c.user_id == sa.bindparam("user_id")))
+
+
 def get_user(db: Database, user_id: str) -> UserRecord:
-    with db.read() as conn:
-        row = conn.execute(sa.select(*USER_COLUMNS).where(users.c.user_id == user_id)).mappings().first()
-    if row is None:
+    rows = db.fetch(_get_user, user_id=user_id)
+    if not rows:
         raise NotFoundError("user not found")
-    return UserRecord.from_row(row)
+    return UserRecord(*rows[0])
 
 
 def update_user(
@@ -130,12 +133,8 @@ def delete_user(db: Database, user_id: str) -> None:
         conn.execute(sa.delete(users).where(users.c.id == found.id))
 
 
+_list_users = creation_ordered(USER_COLUMNS, users.c.id)
+
+
 def list_users(db: Database, page: PageRequest) -> Page[UserRecord]:
-    query = sa.select(*USER_COLUMNS)
-    if page.after is not None:
-        query = query.where(users.c.id > page.after)
-    query = query.order_by(users.c.id).offset(page.offset or None).limit(page.limit)
-    with db.read() as conn:
-        items = [UserRecord.from_row(row) for row in conn.execute(query).mappings()]
-    full = page.limit is not None and len(items) == page.limit and page.limit > 0
-    return Page(items=items, next_after=items[-1].id if full else None)
+    return fetch_page(db, _list_users, page, UserRecord)

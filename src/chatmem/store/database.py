@@ -24,6 +24,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from chatmem.store.prepared import Prepared
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
@@ -54,16 +56,21 @@ class Database:
                 Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
             self._writer = self._sqlite_engine(pool_size=1, begin="BEGIN IMMEDIATE")
             self._reader = self._sqlite_engine(pool_size=pool_size, begin="BEGIN")
+            # Raw connections of the reader pool are in autocommit mode: one statement, one snapshot.
+            self._fast = self._reader
         else:
-            self._writer = sa.create_engine(
-                self.url,
-                pool_size=pool_size,
-                max_overflow=pool_size,
-                pool_pre_ping=True,
-                json_serializer=_json_dumps,
-                json_deserializer=orjson.loads,
-            )
+            # No pool_pre_ping: it costs a round trip per request. A connection broken by a database
+            # restart fails one request and is then discarded by the pool.
+            options: dict[str, Any] = {
+                "pool_size": pool_size,
+                "max_overflow": pool_size,
+                "json_serializer": _json_dumps,
+                "json_deserializer": orjson.loads,
+            }
+            self._writer = sa.create_engine(self.url, **options)
             self._reader = self._writer
+            # Single-statement reads need no BEGIN/COMMIT round trips.
+            self._fast = sa.create_engine(self.url, isolation_level="AUTOCOMMIT", **options)
 
     def _sqlite_engine(self, *, pool_size: int, begin: str) -> Engine:
         engine = sa.create_engine(
@@ -112,6 +119,22 @@ class Database:
         with self._reader.begin() as conn:
             yield conn
 
+    def fetch(self, query: Prepared, **params: Any) -> list[tuple[Any, ...]]:
+        """Run one read statement outside any explicit transaction (see ``chatmem.store.prepared``)."""
+        compiled = query.compiled(self._fast.dialect)
+        arguments = query.arguments(compiled, params)
+        connection = self._fast.raw_connection()
+        try:
+            cursor = connection.cursor()
+            try:
+                cursor.execute(compiled.sql, arguments)
+                rows = cursor.fetchall()
+            finally:
+                cursor.close()
+        finally:
+            connection.close()
+        return query.convert(compiled, rows)
+
     def insert(self, table: sa.Table) -> Any:
         """The dialect's INSERT, which knows ``on_conflict_do_update`` / ``on_conflict_do_nothing``."""
         if self.is_sqlite:
@@ -124,6 +147,5 @@ class Database:
         return self._writer
 
     def dispose(self) -> None:
-        self._writer.dispose()
-        if self._reader is not self._writer:
-            self._reader.dispose()
+        for engine in {self._writer, self._reader, self._fast}:
+            engine.dispose()
