@@ -87,7 +87,13 @@ class LiveServer:
 def live_server(backend: str, tmp_dir: Path, **overrides: object) -> Iterator[LiveServer]:
     with database_url(backend, tmp_dir) as url:
         # The periodic purge stays off unless a test asks for it: tests count rows.
-        values: dict[str, object] = {"database_url": url, "purge_every_minutes": 0, **overrides}
+        # Enrichment workers stay off unless a test asks (enrich_workers=N): core tests stay deterministic.
+        values: dict[str, object] = {
+            "database_url": url,
+            "purge_every_minutes": 0,
+            "enrich_workers": 0,
+            **overrides,
+        }
         settings = Settings(**values)  # type: ignore[arg-type]
         with LiveServer(settings) as server:
             yield server

@@ -1,4 +1,4 @@
-"""The ``chatmem`` command: ``serve``, ``migrate``, ``purge``."""
+"""The ``chatmem`` command: ``serve``, ``migrate``, ``purge``, ``worker``, ``queue``."""
 
 from __future__ import annotations
 
@@ -97,6 +97,93 @@ def serve(database_url: str | None, host: str | None, port: int | None, workers:
         log_level=settings.log_level,
         access_log=False,
     )
+
+
+@main.command()
+@_database_option
+@click.option(
+    "--threads", type=int, default=None, help="Worker threads (default CHATMEM_ENRICH_WORKERS, min 1)."
+)
+def worker(database_url: str | None, threads: int | None) -> None:
+    """Run enrichment workers (token counts, embeddings, summaries) until stopped (SIGINT/SIGTERM).
+
+    Run as many as you like against one PostgreSQL; set CHATMEM_ENRICH_WORKERS=0 on the servers then.
+    """
+    import signal
+
+    from chatmem.enrich.worker import WorkerPool
+    from chatmem.store import Database
+    from chatmem.store import migrate as apply
+
+    _use_database(database_url)
+    settings = get_settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    count = threads if threads is not None else max(1, settings.enrich_workers)
+    db = Database(settings.resolved_database_url(), pool_size=count + 1)
+    apply(db)
+    pool = WorkerPool(db, settings, count)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: pool.stop(timeout=0))
+    click.echo(f"chatmem worker: {count} thread(s) on {db.url.render_as_string(hide_password=True)}")
+    pool.start()
+    try:
+        pool.wait()
+    finally:
+        pool.stop()
+        db.dispose()
+
+
+@main.group()
+def queue() -> None:
+    """Inspect the enrichment job queue."""
+
+
+@queue.command("status")
+@_database_option
+@click.option("--json", "as_json", is_flag=True, help="Print the same JSON as GET /api/v1/enrichment/queue.")
+def queue_status(database_url: str | None, as_json: bool) -> None:
+    """Queue depth by job kind, the lag (age of the oldest unfinished job) and the dead jobs."""
+    import orjson
+
+    from chatmem.enrich import queue as jobs
+    from chatmem.server.routes.enrichment import status_json
+    from chatmem.store import Database
+
+    _use_database(database_url)
+    db = Database(get_settings().resolved_database_url(), pool_size=1)
+    try:
+        status = jobs.status(db)
+    finally:
+        db.dispose()
+    if as_json:
+        click.echo(orjson.dumps(status_json(status), option=orjson.OPT_UTC_Z | orjson.OPT_INDENT_2).decode())
+        return
+    click.echo(f"depth {status.depth}  dead {status.dead}  lag {status.lag_seconds:.1f}s")
+    click.echo(f"{'kind':<16}{'queued':>8}{'running':>9}{'dead':>6}")
+    for k in status.kinds:
+        click.echo(f"{k.kind:<16}{k.queued:>8}{k.running:>9}{k.dead:>6}")
+    for job in status.dead_jobs:
+        click.echo(
+            f"dead {job.kind} session={job.session_id} seq={job.seq_lo}-{job.seq_hi}: {job.last_error}"
+        )
+
+
+@queue.command("retry-dead")
+@_database_option
+def queue_retry_dead(database_url: str | None) -> None:
+    """Put every dead job back in the queue with a fresh set of attempts."""
+    from chatmem.enrich import queue as jobs
+    from chatmem.store import Database
+
+    _use_database(database_url)
+    db = Database(get_settings().resolved_database_url(), pool_size=1)
+    try:
+        count = jobs.retry_dead(db)
+    finally:
+        db.dispose()
+    click.echo(f"retried {count} dead job(s)")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -48,6 +49,54 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_dir / 'chatmem.db'}"
+
+    # --- Background enrichment (docs/enrichment.md) ----------------------------------------------------
+    enrich_workers: int = Field(
+        default=1, ge=0, description="worker threads inside each server process; 0 = run `chatmem worker`"
+    )
+    enrich_poll_seconds: float = Field(default=0.25, gt=0, description="idle wait between queue polls")
+    enrich_batch_size: int = Field(default=32, ge=1, description="jobs one worker claims at a time")
+    enrich_lease_seconds: float = Field(
+        default=300, gt=0, description="a claimed job not finished by then is handed to another worker"
+    )
+    enrich_max_attempts: int = Field(default=5, ge=1, description="tries before a job is marked dead")
+    enrich_retry_seconds: float = Field(default=2, ge=0, description="first retry delay; doubles per try")
+    enrich_retry_max_seconds: float = Field(default=300, ge=0)
+    token_counts: bool = Field(default=True, description="tiktoken cl100k_base counts for messages")
+
+    embeddings: Literal["auto", "local", "openai", "off"] = Field(
+        default="auto", description="auto (local if installed, else off) | local | openai | off"
+    )
+    embeddings_model: str = Field(
+        default="", description="local: all-MiniLM-L6-v2; openai: text-embedding-3-small when empty"
+    )
+    embeddings_dimensions: int | None = Field(
+        default=None, ge=1, description="expected vector width; a provider answering otherwise fails"
+    )
+    embeddings_batch_size: int = Field(default=64, ge=1)
+    embed_summaries: bool = True
+
+    summarizer: Literal["extractive", "openai", "off"] = Field(
+        default="extractive", description="extractive | openai | off"
+    )
+    summarizer_model: str = "gpt-4o-mini"
+    summarizer_prompt: str = Field(
+        default="", description="custom prompt with {prev_summary} and {messages}; empty = built-in"
+    )
+    summarizer_max_tokens: int = Field(default=1024, ge=16, description="output tokens per LLM call")
+    summarizer_context_tokens: int = Field(default=128_000, ge=2048, description="the model's context")
+    summary_sentences: int = Field(default=6, ge=1, description="extractive summary length")
+
+    openai_base_url: str = "https://api.openai.com/v1"
+    openai_api_key: str = ""
+    openai_embeddings_base_url: str = Field(default="", description="empty = openai_base_url")
+    openai_api_version: str = Field(default="", description="set for Azure OpenAI (api-key header)")
+    openai_timeout_seconds: float = Field(default=60, gt=0)
+
+    @field_validator("embeddings", "summarizer", mode="before")
+    @classmethod
+    def _provider(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
 
 @lru_cache(maxsize=1)

@@ -8,10 +8,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from chatmem.enrich.queue import enqueue_for_messages
+from chatmem.enrich.summaries import latest_summary
 from chatmem.memory import clock
 from chatmem.memory.errors import BadRequestError, NotFoundError
 from chatmem.memory.metadata import JsonObject, checked_patch, merge_patch
-from chatmem.memory.records import MessagePage, MessageRecord, NewMessage
+from chatmem.memory.records import MemoryRecord, MessagePage, MessageRecord, NewMessage, SummaryRecord
 from chatmem.memory.validation import check_id, check_json, check_text
 from chatmem.store import Database
 from chatmem.store.tables import messages, sessions
@@ -100,6 +102,8 @@ def add_messages(db: Database, session_id: str, new: Sequence[NewMessage]) -> No
                 )
         if rows:
             conn.execute(sa.insert(messages), rows)
+            # Background enrichment is queued in this same transaction, so no stored message is missed.
+            enqueue_for_messages(conn, session_pk, [row["seq"] for row in rows])
 
 
 def _without_stored(conn: sa.Connection, session_pk: int, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -119,20 +123,37 @@ def _without_stored(conn: sa.Connection, session_pk: int, rows: list[dict[str, A
     return kept
 
 
-def recent_messages(db: Database, session_id: str, limit: int) -> list[MessageRecord]:
-    """The newest ``limit`` live messages of a live session, oldest first ([] if none)."""
-    if limit <= 0:
+def recent_messages(db: Database, session_id: str, *, window: int, lastn: int | None = None) -> MemoryRecord:
+    """GET memory: the latest live summary and the messages after its point, the newest ``window`` of
+    them, oldest first (Zep's rule, reference §4.3). ``lastn`` instead takes the newest ``lastn`` messages
+    whatever the summary point; the summary is returned either way. An unknown or deleted session has
+    neither (``MemoryRecord([])``). Three indexed queries, O(window) whatever the session's length.
+    """
+    if window <= 0 or (lastn is not None and lastn <= 0):
         raise BadRequestError("the number of messages must be positive")
-    query = (
-        sa.select(*MESSAGE_COLUMNS)
-        .select_from(_session_messages)
-        .where(sessions.c.session_id == session_id, _live_message_of_live_session)
-        .order_by(messages.c.seq.desc())
-        .limit(limit)
-    )
     with db.read() as conn:
+        session = conn.execute(
+            sa.select(sessions.c.id, sessions.c.floor_seq).where(
+                sessions.c.session_id == session_id, sessions.c.deleted_at.is_(None)
+            )
+        ).first()
+        if session is None:
+            return MemoryRecord(messages=[])
+        summary = latest_summary(conn, session.id, session.floor_seq)
+        after = session.floor_seq
+        if lastn is None and summary is not None:
+            after = max(after, summary["point_seq"])
+        query = (
+            sa.select(*MESSAGE_COLUMNS)
+            .where(messages.c.session_pk == session.id, messages.c.seq > after)
+            .order_by(messages.c.seq.desc())
+            .limit(lastn or window)
+        )
         rows = conn.execute(query).mappings().all()
-    return [MessageRecord.from_row(row) for row in reversed(rows)]
+    return MemoryRecord(
+        messages=[MessageRecord.from_row(row) for row in reversed(rows)],
+        summary=SummaryRecord.from_row(summary) if summary is not None else None,
+    )
 
 
 def list_messages(db: Database, session_id: str, *, limit: int | None, page: int) -> MessagePage:

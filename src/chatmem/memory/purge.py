@@ -7,7 +7,14 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from chatmem.store import Database
-from chatmem.store.tables import messages, sessions
+from chatmem.store.tables import (
+    enrich_jobs,
+    message_embeddings,
+    messages,
+    sessions,
+    summaries,
+    summary_embeddings,
+)
 
 # Rows per transaction: small enough that a purge never holds the SQLite write lock for long.
 BATCH = 500
@@ -37,6 +44,8 @@ def purge(db: Database, *, batch: int = BATCH) -> PurgeResult:
             )
             if not ids:
                 break
+            for table in (enrich_jobs, summary_embeddings, summaries, message_embeddings):
+                conn.execute(sa.delete(table).where(table.c.session_pk.in_(ids)))
             removed_messages += conn.execute(
                 sa.delete(messages).where(messages.c.session_pk.in_(ids))
             ).rowcount
@@ -52,6 +61,7 @@ def purge(db: Database, *, batch: int = BATCH) -> PurgeResult:
             if not revived:
                 break
             for session_pk, floor_seq in revived:
+                _purge_enrichment(conn, session_pk, floor_seq)
                 removed_messages += conn.execute(
                     sa.delete(messages).where(
                         messages.c.session_pk == session_pk, messages.c.seq <= floor_seq
@@ -61,3 +71,14 @@ def purge(db: Database, *, batch: int = BATCH) -> PurgeResult:
                     sa.update(sessions).where(sessions.c.id == session_pk).values(purged_seq=floor_seq)
                 )
     return PurgeResult(sessions=removed_sessions, messages=removed_messages)
+
+
+def _purge_enrichment(conn: sa.Connection, session_pk: int, floor_seq: int) -> None:
+    """Summaries, vectors and jobs of the deleted part (seq <= floor_seq) of a revived session."""
+    for table, seq in (
+        (summary_embeddings, summary_embeddings.c.point_seq),
+        (summaries, summaries.c.point_seq),
+        (message_embeddings, message_embeddings.c.seq),
+        (enrich_jobs, enrich_jobs.c.seq_hi),
+    ):
+        conn.execute(sa.delete(table).where(table.c.session_pk == session_pk, seq <= floor_seq))

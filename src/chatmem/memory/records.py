@@ -98,10 +98,34 @@ class NewMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class SummaryRecord:
+    """A progressive summary; ``recent_message_uuid`` is its summary point (the newest folded message)."""
+
+    recent_message_uuid: uuid.UUID
+    uuid: uuid.UUID
+    content: str
+    token_count: int
+    metadata: JsonObject | None
+    created_at: dt.datetime
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> SummaryRecord:
+        return cls(
+            uuid=row["uuid"],
+            content=row["content"],
+            recent_message_uuid=row["recent_message_uuid"],
+            token_count=row["token_count"],
+            metadata=row["metadata"],
+            created_at=row["created_at"],
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class MemoryRecord:
-    """What GET memory returns: the recent messages (oldest first)."""
+    """What GET memory returns: the latest summary (if any) and the recent messages (oldest first)."""
 
     messages: list[MessageRecord]
+    summary: SummaryRecord | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,10 +8,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from chatmem.config import Settings, get_settings
+from chatmem.enrich.worker import WorkerPool
 from chatmem.server.errors import install_error_handlers
 from chatmem.server.middleware import ZepTransportMiddleware
 from chatmem.server.purger import PeriodicPurge
 from chatmem.server.responses import JSON
+from chatmem.server.routes import enrichment as enrichment_routes
 from chatmem.server.routes import health, memory, messages, sessions, users
 from chatmem.store import Database
 from chatmem.version import __version__
@@ -27,9 +29,12 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         purger = PeriodicPurge(database, settings.purge_every_minutes)
         purger.start()
+        enrichment = WorkerPool(database, settings, settings.enrich_workers)
+        enrichment.start()
         try:
             yield
         finally:
+            enrichment.stop()
             purger.stop()
             if owns_db:
                 database.dispose()
@@ -47,7 +52,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.settings = settings
     app.state.db = database
     install_error_handlers(app)
-    for module in (health, sessions, memory, messages, users):
+    for module in (health, sessions, memory, messages, users, enrichment_routes):
         app.include_router(module.router)
     app.add_middleware(ZepTransportMiddleware, max_body_size=settings.max_request_size)
     return app

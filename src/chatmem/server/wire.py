@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chatmem.memory.records import MessageRecord, SessionRecord, UserRecord
+from chatmem.memory.records import MessageRecord, SessionRecord, SummaryRecord, UserRecord
 
 ZERO_UUID = "00000000-0000-0000-0000-000000000000"
 ZERO_TIME = "0001-01-01T00:00:00Z"
@@ -59,6 +59,19 @@ def user_json(record: UserRecord) -> dict[str, Any]:
         value = getattr(record, key)
         if value:
             body[key] = value
+    if record.metadata:
+        body["metadata"] = record.metadata
+    return body
+
+
+def summary_json(record: SummaryRecord) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "uuid": record.uuid,
+        "created_at": record.created_at,
+        "content": record.content,
+        "recent_message_uuid": record.recent_message_uuid,
+        "token_count": record.token_count,
+    }
     if record.metadata:
         body["metadata"] = record.metadata
     return body

@@ -118,3 +118,76 @@ messages = sa.Table(
     # Clustered by (session, seq) on SQLite: the last N messages of a session sit on adjacent pages.
     sqlite_with_rowid=False,
 )
+
+# --- Background enrichment (issue 4): the job queue, summaries and embeddings. -----------------------
+# Rows of a deleted session history follow the same O(1) rule as messages: live only while their
+# session is live and their seq (summary point for summaries) is above the session's floor_seq.
+
+enrich_jobs = sa.Table(
+    "enrich_jobs",
+    metadata_obj,
+    sa.Column("session_pk", sa.BigInteger, sa.ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("id", Uuid, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    # The messages (or the summary point) the job is about.
+    sa.Column("seq_lo", sa.BigInteger, nullable=False),
+    sa.Column("seq_hi", sa.BigInteger, nullable=False),
+    # queued | running | dead. A running job whose run_at (its lease) has passed is claimable again,
+    # which is how a job held by a killed worker comes back.
+    sa.Column("state", sa.Text, nullable=False, server_default="queued"),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("run_at", UTCDateTime, nullable=False),
+    sa.Column("claim_token", Uuid),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.PrimaryKeyConstraint("session_pk", "id"),
+    # The one index that cannot lead with the session: claiming is "the oldest due job of any session".
+    sa.Index(
+        "ix_enrich_jobs_due",
+        "run_at",
+        postgresql_where=sa.text("state <> 'dead'"),
+        sqlite_where=sa.text("state <> 'dead'"),
+    ),
+)
+
+summaries = sa.Table(
+    "summaries",
+    metadata_obj,
+    sa.Column("session_pk", sa.BigInteger, sa.ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False),
+    # seq of the newest message folded into this summary (Zep's "summary point").
+    sa.Column("point_seq", sa.BigInteger, nullable=False),
+    sa.Column("uuid", Uuid, nullable=False),
+    sa.Column("recent_message_uuid", Uuid, nullable=False),
+    sa.Column("content", sa.Text, nullable=False),
+    sa.Column("token_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("metadata", Json),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.PrimaryKeyConstraint("session_pk", "point_seq"),
+    sa.UniqueConstraint("session_pk", "uuid"),
+)
+
+message_embeddings = sa.Table(
+    "message_embeddings",
+    metadata_obj,
+    sa.Column("session_pk", sa.BigInteger, sa.ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("model", sa.Text, nullable=False),
+    sa.Column("dimensions", sa.Integer, nullable=False),
+    # Little-endian float32, `dimensions` of them: compact, and the same on both databases.
+    sa.Column("vector", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.PrimaryKeyConstraint("session_pk", "seq"),
+)
+
+summary_embeddings = sa.Table(
+    "summary_embeddings",
+    metadata_obj,
+    sa.Column("session_pk", sa.BigInteger, sa.ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("point_seq", sa.BigInteger, nullable=False),
+    sa.Column("model", sa.Text, nullable=False),
+    sa.Column("dimensions", sa.Integer, nullable=False),
+    sa.Column("vector", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.PrimaryKeyConstraint("session_pk", "point_seq"),
+)

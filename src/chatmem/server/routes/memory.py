@@ -11,18 +11,24 @@ from chatmem.models import AddMemoryRequest
 from chatmem.server.deps import AppSettings, Db
 from chatmem.server.params import parse_int
 from chatmem.server.responses import JSON, ok
-from chatmem.server.wire import ZERO_SUMMARY, message_json
+from chatmem.server.wire import ZERO_SUMMARY, message_json, summary_json
 
 router = APIRouter(prefix="/api/v1", tags=["memory"])
 
 
 @router.get("/sessions/{session_id:id}/memory", operation_id="get_memory")
 def get_memory(db: Db, settings: AppSettings, session_id: str, lastn: str | None = None) -> JSON:
-    """The newest ``lastn`` messages (default: the configured message window), oldest first.
-    An unknown or deleted session has no messages (200, as Zep >= 0.20)."""
-    count = parse_int("lastn", lastn, minimum=0) or settings.message_window
-    records = messages.recent_messages(db, session_id, count)
-    return JSON({"messages": [message_json(record) for record in records], "summary": ZERO_SUMMARY})
+    """The latest summary and the messages after its point (at most the configured message window),
+    oldest first; ``lastn`` > 0 takes the newest ``lastn`` messages instead. An unknown or deleted
+    session has no messages and the zero summary (200, as Zep >= 0.20)."""
+    count = parse_int("lastn", lastn, minimum=0) or None
+    memory = messages.recent_messages(db, session_id, window=settings.message_window, lastn=count)
+    return JSON(
+        {
+            "messages": [message_json(record) for record in memory.messages],
+            "summary": summary_json(memory.summary) if memory.summary is not None else ZERO_SUMMARY,
+        }
+    )
 
 
 @router.post("/sessions/{session_id:id}/memory", operation_id="add_memory")

@@ -1,0 +1,323 @@
+"""What each job kind does. Every handler is idempotent (a job may run again after a lost lease) and
+skips messages and summaries that were deleted after the job was queued."""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from chatmem.config import Settings
+from chatmem.enrich import queue, tokens, vectors
+from chatmem.enrich.embedders import Embedder, make_embedder
+from chatmem.enrich.queue import Job, Kind
+from chatmem.enrich.summaries import latest_summary, live_session
+from chatmem.enrich.summarizers import Summarizer, make_summarizer
+from chatmem.memory import clock
+from chatmem.store import Database
+from chatmem.store.tables import (
+    enrich_jobs,
+    message_embeddings,
+    messages,
+    sessions,
+    summaries,
+    summary_embeddings,
+)
+
+# Most messages one summary folds; a longer backlog is folded into several summaries in a row.
+MAX_FOLD = 200
+
+
+class DimensionMismatchError(RuntimeError):
+    """The provider's vectors are not as wide as configured (CHATMEM_EMBEDDINGS_DIMENSIONS)."""
+
+
+class Enricher:
+    """The providers one worker process uses, built from its settings (the local model loads lazily)."""
+
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db = db
+        self.settings = settings
+
+    @functools.cached_property
+    def embedder(self) -> Embedder | None:
+        return make_embedder(self.settings)
+
+    @functools.cached_property
+    def summarizer(self) -> Summarizer | None:
+        return make_summarizer(self.settings, lambda: self.embedder)
+
+    def handle(self, kind: Kind, jobs: Sequence[Job]) -> None:
+        {
+            Kind.INGEST: self.ingest,
+            Kind.EMBED_MESSAGES: self.embed_messages,
+            Kind.SUMMARIZE: self.summarize,
+            Kind.EMBED_SUMMARY: self.embed_summary,
+        }[kind](jobs)
+
+    # --- ingest: token counts, then the follow-up jobs ------------------------------------------------
+
+    def ingest(self, jobs: Sequence[Job]) -> None:
+        live = _live_messages(self.db, jobs)
+        counts: list[dict[str, Any]] = []
+        if self.settings.token_counts:
+            todo = [m for m in live if m["token_count"] == 0]
+            numbers = tokens.count_messages([(m["role"], m["content"]) for m in todo])
+            counts = [
+                {"pk": m["session_pk"], "sq": m["seq"], "tc": n} for m, n in zip(todo, numbers, strict=True)
+            ]
+        ts = clock.now()
+        follow_ups: list[dict[str, object]] = []
+        with self.db.write() as conn:
+            if counts:
+                conn.execute(
+                    sa.update(messages)
+                    .where(
+                        messages.c.session_pk == sa.bindparam("pk"),
+                        messages.c.seq == sa.bindparam("sq"),
+                        # A count the client sent is kept (it may be for another tokenizer).
+                        messages.c.token_count == 0,
+                    )
+                    .values(token_count=sa.bindparam("tc")),
+                    counts,
+                )
+            for session_pk, seqs in _by_session(live).items():
+                if self.embedder is not None:
+                    follow_ups.append(
+                        queue.job_row(session_pk, Kind.EMBED_MESSAGES, min(seqs), max(seqs), ts)
+                    )
+                if self.summarizer is not None and not _queued(conn, session_pk, Kind.SUMMARIZE):
+                    follow_ups.append(queue.job_row(session_pk, Kind.SUMMARIZE, min(seqs), max(seqs), ts))
+            queue.enqueue(conn, follow_ups)
+            queue.complete(conn, jobs)
+
+    # --- message embeddings -----------------------------------------------------------------------------
+
+    def embed_messages(self, jobs: Sequence[Job]) -> None:
+        embedder = self.embedder
+        if embedder is None:  # switched off after the job was queued
+            with self.db.write() as conn:
+                queue.complete(conn, jobs)
+            return
+        model = embedder.model
+        todo = [
+            m
+            for m in _live_messages(self.db, jobs, embedded_model=True)
+            if m["content"].strip() and m["embedded_model"] != model
+        ]
+        rows = self._vectors(embedder, [m["content"] for m in todo])
+        ts = clock.now()
+        with self.db.write() as conn:
+            floors = _locked_floors(conn, {m["session_pk"] for m in todo})
+            values = [
+                {"session_pk": m["session_pk"], "seq": m["seq"], "created_at": ts, **row}
+                for m, row in zip(todo, rows, strict=True)
+                if m["session_pk"] in floors and m["seq"] > floors[m["session_pk"]]
+            ]
+            _upsert(self.db, conn, message_embeddings, ["session_pk", "seq"], values)
+            queue.complete(conn, jobs)
+
+    def _vectors(self, embedder: Embedder, texts: list[str]) -> list[dict[str, Any]]:
+        if not texts:
+            return []
+        got = embedder.embed(texts)
+        expected = self.settings.embeddings_dimensions
+        rows = []
+        for vector in got:
+            width = vectors.dimensions(vector)
+            if expected is not None and width != expected:
+                raise DimensionMismatchError(
+                    f"{embedder.model} returned {width}-d vectors; CHATMEM_EMBEDDINGS_DIMENSIONS={expected}"
+                )
+            rows.append({"model": embedder.model, "dimensions": width, "vector": vectors.pack(vector)})
+        return rows
+
+    # --- progressive summaries ----------------------------------------------------------------------
+
+    def summarize(self, jobs: Sequence[Job]) -> None:
+        for job in jobs:
+            if self.summarizer is not None:
+                while self._fold_once(job.session_pk):
+                    pass
+            with self.db.write() as conn:
+                queue.complete(conn, [job])
+
+    def _fold_once(self, session_pk: int) -> bool:
+        """Fold the oldest unsummarized messages into a new summary if a window's worth is waiting.
+
+        Zep's rule (reference §6.2): with at least ``window`` non-blank messages after the summary point,
+        fold all but the newest ``window // 2``. Unlike Zep this reads every waiting message, not only the
+        newest ``window``, so a large batch is summarized completely (in chunks of MAX_FOLD).
+        Returns True when it wrote a summary (the caller then looks again).
+        """
+        summarizer = self.summarizer
+        assert summarizer is not None
+        window = self.settings.message_window
+        with self.db.read() as conn:
+            session = live_session(conn, session_pk)
+            if session is None:
+                return False
+            floor = session.floor_seq
+            previous = latest_summary(conn, session_pk, floor)
+            base = previous["point_seq"] if previous else floor
+            waiting = conn.execute(
+                sa.select(messages.c.seq, messages.c.uuid, messages.c.role, messages.c.content)
+                .where(messages.c.session_pk == session_pk, messages.c.seq > max(base, floor))
+                .order_by(messages.c.seq)
+                .limit(MAX_FOLD + window)
+            ).all()
+        more = len(waiting) == MAX_FOLD + window
+        nonblank = [m for m in waiting if m.content.strip()]
+        if more:
+            fold = nonblank[:MAX_FOLD]
+        elif len(nonblank) >= window:
+            fold = nonblank[: len(nonblank) - window // 2]
+        else:
+            return False
+        content = summarizer.summarize(
+            previous["content"] if previous else "", [f"{m.role}: {m.content}" for m in fold]
+        )
+        point = fold[-1]
+        ts = clock.now()
+        with self.db.write() as conn:
+            floors = _locked_floors(conn, {session_pk})
+            if session_pk not in floors or floors[session_pk] >= point.seq:
+                return False  # deleted meanwhile
+            current = latest_summary(conn, session_pk, floors[session_pk])
+            if (current["point_seq"] if current else floors[session_pk]) != base:
+                return True  # another worker summarized first: start again from its summary
+            conn.execute(
+                sa.insert(summaries).values(
+                    session_pk=session_pk,
+                    point_seq=point.seq,
+                    uuid=uuid.uuid4(),
+                    recent_message_uuid=point.uuid,
+                    content=content,
+                    token_count=tokens.count_text(content) if self.settings.token_counts else 0,
+                    created_at=ts,
+                )
+            )
+            if self.embedder is not None and self.settings.embed_summaries:
+                queue.enqueue(conn, [queue.job_row(session_pk, Kind.EMBED_SUMMARY, point.seq, point.seq, ts)])
+        return True
+
+    # --- summary embeddings ---------------------------------------------------------------------------
+
+    def embed_summary(self, jobs: Sequence[Job]) -> None:
+        embedder = self.embedder
+        todo: list[Any] = []
+        if embedder is not None:
+            with self.db.read() as conn:
+                for job in jobs:
+                    row = conn.execute(
+                        sa.select(summaries.c.session_pk, summaries.c.point_seq, summaries.c.content)
+                        .select_from(summaries.join(sessions, sessions.c.id == summaries.c.session_pk))
+                        .where(
+                            summaries.c.session_pk == job.session_pk,
+                            summaries.c.point_seq == job.seq_lo,
+                            sessions.c.deleted_at.is_(None),
+                            summaries.c.point_seq > sessions.c.floor_seq,
+                        )
+                    ).first()
+                    if row is not None and row.content.strip():
+                        todo.append(row)
+        rows = self._vectors(embedder, [r.content for r in todo]) if embedder is not None else []
+        ts = clock.now()
+        with self.db.write() as conn:
+            floors = _locked_floors(conn, {r.session_pk for r in todo})
+            values = [
+                {"session_pk": r.session_pk, "point_seq": r.point_seq, "created_at": ts, **row}
+                for r, row in zip(todo, rows, strict=True)
+                if r.session_pk in floors and r.point_seq > floors[r.session_pk]
+            ]
+            _upsert(self.db, conn, summary_embeddings, ["session_pk", "point_seq"], values)
+            queue.complete(conn, jobs)
+
+
+def _live_messages(db: Database, jobs: Sequence[Job], *, embedded_model: bool = False) -> list[Any]:
+    """The live messages the jobs cover, one indexed range query per job."""
+    columns: list[Any] = [
+        messages.c.session_pk,
+        messages.c.seq,
+        messages.c.role,
+        messages.c.content,
+        messages.c.token_count,
+    ]
+    source: Any = messages.join(sessions, sessions.c.id == messages.c.session_pk)
+    if embedded_model:
+        columns.append(message_embeddings.c.model.label("embedded_model"))
+        source = source.outerjoin(
+            message_embeddings,
+            sa.and_(
+                message_embeddings.c.session_pk == messages.c.session_pk,
+                message_embeddings.c.seq == messages.c.seq,
+            ),
+        )
+    found: list[Any] = []
+    with db.read() as conn:
+        for job in jobs:
+            query = (
+                sa.select(*columns)
+                .select_from(source)
+                .where(
+                    messages.c.session_pk == job.session_pk,
+                    messages.c.seq.between(job.seq_lo, job.seq_hi),
+                    sessions.c.deleted_at.is_(None),
+                    messages.c.seq > sessions.c.floor_seq,
+                )
+                .order_by(messages.c.seq)
+            )
+            found.extend(conn.execute(query).mappings())
+    return found
+
+
+def _by_session(rows: Sequence[Any]) -> dict[int, list[int]]:
+    grouped: dict[int, list[int]] = {}
+    for row in rows:
+        grouped.setdefault(row["session_pk"], []).append(row["seq"])
+    return grouped
+
+
+def _queued(conn: sa.Connection, session_pk: int, kind: Kind) -> bool:
+    """A job of this kind is already waiting (not yet claimed) for the session, so one more is useless."""
+    return (
+        conn.execute(
+            sa.select(enrich_jobs.c.id)
+            .where(
+                enrich_jobs.c.session_pk == session_pk,
+                enrich_jobs.c.kind == kind.value,
+                enrich_jobs.c.state == queue.State.QUEUED.value,
+            )
+            .limit(1)
+        ).first()
+        is not None
+    )
+
+
+def _locked_floors(conn: sa.Connection, session_pks: set[int]) -> dict[int, int]:
+    """floor_seq of those sessions that are still live, share-locked against a concurrent delete/purge."""
+    floors = {}
+    for session_pk in sorted(session_pks):
+        row = live_session(conn, session_pk, lock=True)
+        if row is not None:
+            floors[session_pk] = row.floor_seq
+    return floors
+
+
+def _upsert(
+    db: Database, conn: sa.Connection, table: sa.Table, keys: list[str], values: list[dict[str, Any]]
+) -> None:
+    """Insert vectors, replacing those of another model (a re-embed after a model or dimension change)."""
+    if not values:
+        return
+    insert = db.insert(table)
+    conn.execute(
+        insert.on_conflict_do_update(
+            index_elements=[table.c[k] for k in keys],
+            set_={c: insert.excluded[c] for c in ("model", "dimensions", "vector", "created_at")},
+        ),
+        values,
+    )
