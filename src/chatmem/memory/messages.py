@@ -7,16 +7,17 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from chatmem.enrich.queue import enqueue_for_messages
-from chatmem.enrich.summaries import latest_summary
 from chatmem.memory import clock
 from chatmem.memory.errors import BadRequestError, NotFoundError
 from chatmem.memory.metadata import JsonObject, checked_patch, merge_patch
 from chatmem.memory.records import MemoryRecord, MessagePage, MessageRecord, NewMessage, SummaryRecord
 from chatmem.memory.validation import check_id, check_json, check_text
 from chatmem.store import Database
-from chatmem.store.tables import messages, sessions
+from chatmem.store.prepared import Prepared, run, run_many
+from chatmem.store.tables import UTCDateTime, Uuid, messages, sessions, summaries
 
 MESSAGE_COLUMNS = (
     messages.c.uuid,
@@ -41,24 +42,15 @@ def _check_new(message: NewMessage) -> None:
         raise BadRequestError("token_count must not be negative")
 
 
-def add_messages(db: Database, session_id: str, new: Sequence[NewMessage]) -> None:
-    """Append ``new`` to the session, creating it if unknown and reviving it if soft-deleted.
-
-    The session row is upserted first: that single statement creates/revives the session, bumps
-    ``updated_at`` and reserves a contiguous block of ``seq`` numbers. Its row lock serializes
-    concurrent appends to one session, so ``seq`` order is commit order. A message whose client-given
-    ``uuid`` is already stored in the session is skipped, which makes client retries safe.
-    """
-    check_id("session_id", session_id)
-    for message in new:
-        _check_new(message)
-    count = len(new)
-    ts = clock.now()
-    upsert = (
-        db.insert(sessions)
-        .values(
-            session_id=session_id,
-            uuid=uuid.uuid4(),
+def _build_upsert(dialect_name: str) -> sa.Insert:
+    """Create or revive the session, bump ``updated_at`` and reserve ``count`` seq numbers."""
+    count = sa.bindparam("count", type_=sa.BigInteger)
+    ts = sa.bindparam("ts", type_=UTCDateTime)
+    insert = sqlite.insert(sessions) if dialect_name == "sqlite" else postgresql.insert(sessions)
+    return (
+        insert.values(
+            session_id=sa.bindparam("session_id"),
+            uuid=sa.bindparam("uuid", type_=Uuid),
             created_at=ts,
             updated_at=ts,
             last_seq=count,
@@ -76,8 +68,31 @@ def add_messages(db: Database, session_id: str, new: Sequence[NewMessage]) -> No
         )
         .returning(sessions.c.id, sessions.c.last_seq)
     )
+
+
+_upsert_session = Prepared(_build_upsert)
+_insert_message = Prepared(
+    sa.insert(messages).values({c.name: sa.bindparam(c.name, type_=c.type) for c in messages.c})
+)
+
+
+def add_messages(db: Database, session_id: str, new: Sequence[NewMessage]) -> None:
+    """Append ``new`` to the session, creating it if unknown and reviving it if soft-deleted.
+
+    The session row is upserted first: that single statement creates/revives the session, bumps
+    ``updated_at`` and reserves a contiguous block of ``seq`` numbers. Its row lock serializes
+    concurrent appends to one session, so ``seq`` order is commit order. A message whose client-given
+    ``uuid`` is already stored in the session is skipped, which makes client retries safe.
+    """
+    check_id("session_id", session_id)
+    for message in new:
+        _check_new(message)
+    count = len(new)
+    ts = clock.now()
     with db.write() as conn:
-        session_pk, last_seq = conn.execute(upsert).one()
+        [(session_pk, last_seq)] = run(
+            conn, _upsert_session, session_id=session_id, uuid=uuid.uuid4(), ts=ts, count=count
+        )
         rows = [
             {
                 "session_pk": session_pk,
@@ -101,7 +116,7 @@ def add_messages(db: Database, session_id: str, new: Sequence[NewMessage]) -> No
                     .values(message_count=sessions.c.message_count - (count - len(rows)))
                 )
         if rows:
-            conn.execute(sa.insert(messages), rows)
+            run_many(conn, _insert_message, rows)
             # Background enrichment is queued in this same transaction, so no stored message is missed.
             enqueue_for_messages(conn, session_pk, [row["seq"] for row in rows])
 
@@ -123,37 +138,60 @@ def _without_stored(conn: sa.Connection, session_pk: int, rows: list[dict[str, A
     return kept
 
 
+_summarized = sa.alias(summaries, "newer")
+# The live session and its newest live summary (NULLs when it has none), in one indexed statement.
+_session_and_summary = Prepared(
+    sa.select(
+        sessions.c.id,
+        sessions.c.floor_seq,
+        summaries.c.point_seq,
+        summaries.c.recent_message_uuid,
+        summaries.c.uuid,
+        summaries.c.content,
+        summaries.c.token_count,
+        summaries.c.metadata,
+        summaries.c.created_at,
+    )
+    .select_from(
+        sessions.outerjoin(
+            summaries,
+            sa.and_(
+                summaries.c.session_pk == sessions.c.id,
+                summaries.c.point_seq
+                == sa.select(sa.func.max(_summarized.c.point_seq))
+                .where(
+                    _summarized.c.session_pk == sessions.c.id, _summarized.c.point_seq > sessions.c.floor_seq
+                )
+                .scalar_subquery(),
+            ),
+        )
+    )
+    .where(sessions.c.session_id == sa.bindparam("session_id"), sessions.c.deleted_at.is_(None))
+)
+_newest_after = Prepared(
+    sa.select(*MESSAGE_COLUMNS)
+    .where(messages.c.session_pk == sa.bindparam("session_pk"), messages.c.seq > sa.bindparam("after"))
+    .order_by(messages.c.seq.desc())
+    .limit(sa.bindparam("limit"))
+)
+
+
 def recent_messages(db: Database, session_id: str, *, window: int, lastn: int | None = None) -> MemoryRecord:
     """GET memory: the latest live summary and the messages after its point, the newest ``window`` of
     them, oldest first (Zep's rule, reference §4.3). ``lastn`` instead takes the newest ``lastn`` messages
     whatever the summary point; the summary is returned either way. An unknown or deleted session has
-    neither (``MemoryRecord([])``). Three indexed queries, O(window) whatever the session's length.
+    neither (``MemoryRecord([])``). Two indexed statements, O(window) whatever the session's length.
     """
     if window <= 0 or (lastn is not None and lastn <= 0):
         raise BadRequestError("the number of messages must be positive")
-    with db.read() as conn:
-        session = conn.execute(
-            sa.select(sessions.c.id, sessions.c.floor_seq).where(
-                sessions.c.session_id == session_id, sessions.c.deleted_at.is_(None)
-            )
-        ).first()
-        if session is None:
-            return MemoryRecord(messages=[])
-        summary = latest_summary(conn, session.id, session.floor_seq)
-        after = session.floor_seq
-        if lastn is None and summary is not None:
-            after = max(after, summary["point_seq"])
-        query = (
-            sa.select(*MESSAGE_COLUMNS)
-            .where(messages.c.session_pk == session.id, messages.c.seq > after)
-            .order_by(messages.c.seq.desc())
-            .limit(lastn or window)
-        )
-        rows = conn.execute(query).mappings().all()
-    return MemoryRecord(
-        messages=[MessageRecord.from_row(row) for row in reversed(rows)],
-        summary=SummaryRecord.from_row(summary) if summary is not None else None,
-    )
+    found = db.fetch(_session_and_summary, session_id=session_id)
+    if not found:
+        return MemoryRecord(messages=[])
+    session_pk, floor_seq, point_seq, *summary_fields = found[0]
+    summary = SummaryRecord(*summary_fields) if point_seq is not None else None
+    after = floor_seq if lastn is not None or point_seq is None else max(floor_seq, point_seq)
+    rows = db.fetch(_newest_after, session_pk=session_pk, after=after, limit=lastn or window)
+    return MemoryRecord(messages=[MessageRecord(*row) for row in reversed(rows)], summary=summary)
 
 
 def list_messages(db: Database, session_id: str, *, limit: int | None, page: int) -> MessagePage:

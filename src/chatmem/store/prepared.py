@@ -23,15 +23,29 @@ class _Compiled:
     sql: str
     positional: tuple[str, ...] | None  # parameter order for qmark drivers; None for named ones
     binds: Mapping[str, Processor]
+    # Values the compiler bound itself (e.g. SQLite renders a bare LIMIT as "LIMIT ? OFFSET ?").
+    defaults: Mapping[str, Any]
     results: tuple[Processor, ...]
 
 
-class Prepared:
-    """One SELECT (or DML with RETURNING) with named ``sa.bindparam`` parameters."""
+Statement = sa.Select[Any] | sa.Insert | sa.Update | sa.Delete
 
-    def __init__(self, statement: sa.Select[Any]) -> None:
-        self.statement = statement
+
+class Prepared:
+    """One statement with named ``sa.bindparam`` parameters. ``statement`` is either the statement or,
+    for dialect-specific constructs (``INSERT ... ON CONFLICT``), a function of the dialect's name."""
+
+    def __init__(self, statement: Statement | Callable[[str], Statement]) -> None:
+        self._statement = statement
         self._by_dialect: dict[str, _Compiled] = {}
+
+    @property
+    def statement(self) -> Statement:
+        """The statement as written for PostgreSQL (for a dialect-specific one)."""
+        return self._statement_for("postgresql")
+
+    def _statement_for(self, dialect_name: str) -> Statement:
+        return self._statement(dialect_name) if callable(self._statement) else self._statement
 
     def compiled(self, dialect: sa.Dialect) -> _Compiled:
         found = self._by_dialect.get(dialect.name)
@@ -41,20 +55,25 @@ class Prepared:
         return found
 
     def _compile(self, dialect: sa.Dialect) -> _Compiled:
-        compiled = self.statement.compile(dialect=dialect)
+        statement = self._statement_for(dialect.name)
+        compiled = statement.compile(dialect=dialect)
+        # bind_names maps every parameter, anonymous ones included, to its name in the SQL.
         binds = {
             name: bind.type.dialect_impl(dialect).bind_processor(dialect)
-            for name, bind in compiled.binds.items()
+            for bind, name in compiled.bind_names.items()
         }
+        columns = (
+            statement.selected_columns if isinstance(statement, sa.Select) else statement.exported_columns
+        )
         results = tuple(
-            column.type.dialect_impl(dialect).result_processor(dialect, None)
-            for column in self.statement.selected_columns
+            column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
         )
         positional = tuple(compiled.positiontup) if compiled.positional and compiled.positiontup else None
-        return _Compiled(str(compiled), positional, binds, results)
+        defaults = {name: bind.value for bind, name in compiled.bind_names.items() if not bind.required}
+        return _Compiled(str(compiled), positional, binds, defaults, results)
 
     def arguments(self, compiled: _Compiled, params: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
-        processed = {}
+        processed = dict(compiled.defaults)
         for name, value in params.items():
             process = compiled.binds.get(name)
             processed[name] = process(value) if process is not None and value is not None else value
@@ -73,3 +92,28 @@ class Prepared:
             )
             for row in rows
         ]
+
+
+def run(conn: sa.Connection, query: Prepared, **params: Any) -> list[tuple[Any, ...]]:
+    """Execute ``query`` inside ``conn``'s transaction, on its DB-API connection; rows it returns."""
+    compiled = query.compiled(conn.dialect)
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(compiled.sql, query.arguments(compiled, params))
+        rows = cursor.fetchall() if cursor.description else []
+    finally:
+        cursor.close()
+    return query.convert(compiled, rows)
+
+
+def run_many(conn: sa.Connection, query: Prepared, params: Sequence[Mapping[str, Any]]) -> None:
+    """Execute ``query`` once per parameter set (a multi-row INSERT), inside ``conn``'s transaction."""
+    if not params:
+        return
+    compiled = query.compiled(conn.dialect)
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        arguments: Any = [query.arguments(compiled, one) for one in params]
+        cursor.executemany(compiled.sql, arguments)
+    finally:
+        cursor.close()
