@@ -10,11 +10,13 @@ from chatmem.config import Settings
 from chatmem.store import Database
 
 
-def _db(request: Request) -> Database:
+# async on purpose: FastAPI runs a plain-def dependency in the thread pool, a hop that costs more
+# than everything these two lookups do.
+async def _db(request: Request) -> Database:
     return cast(Database, request.app.state.db)
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     return cast(Settings, request.app.state.settings)
 
 

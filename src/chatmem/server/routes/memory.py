@@ -8,6 +8,7 @@ from starlette.responses import PlainTextResponse
 from chatmem.memory import messages, sessions
 from chatmem.memory.records import NewMessage
 from chatmem.models import AddMemoryRequest
+from chatmem.server import offload
 from chatmem.server.deps import AppSettings, Db
 from chatmem.server.params import parse_int
 from chatmem.server.responses import JSON, ok
@@ -17,12 +18,14 @@ router = APIRouter(prefix="/api/v1", tags=["memory"])
 
 
 @router.get("/sessions/{session_id:id}/memory", operation_id="get_memory")
-def get_memory(db: Db, settings: AppSettings, session_id: str, lastn: str | None = None) -> JSON:
+async def get_memory(db: Db, settings: AppSettings, session_id: str, lastn: str | None = None) -> JSON:
     """The latest summary and the messages after its point (at most the configured message window),
     oldest first; ``lastn`` > 0 takes the newest ``lastn`` messages instead. An unknown or deleted
     session has no messages and the zero summary (200, as Zep >= 0.20)."""
     count = parse_int("lastn", lastn, minimum=0) or None
-    memory = messages.recent_messages(db, session_id, window=settings.message_window, lastn=count)
+    memory = await offload.read(
+        db, messages.recent_messages, db, session_id, window=settings.message_window, lastn=count
+    )
     return JSON(
         {
             "messages": [message_json(record) for record in memory.messages],

@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from chatmem.memory import messages
 from chatmem.memory.errors import BadRequestError
 from chatmem.models import UpdateMessageRequest
+from chatmem.server import offload
 from chatmem.server.deps import Db
 from chatmem.server.params import parse_int
 from chatmem.server.responses import JSON
@@ -25,9 +26,11 @@ def _message_uuid(raw: str) -> uuid.UUID:
 
 
 @router.get("/sessions/{session_id:id}/messages", operation_id="get_session_messages")
-def list_messages(db: Db, session_id: str, limit: str | None = None, cursor: str | None = None) -> JSON:
+async def list_messages(db: Db, session_id: str, limit: str | None = None, cursor: str | None = None) -> JSON:
     """Messages oldest first; ``cursor`` is a 1-based page number and ``limit`` the page size."""
-    page = messages.list_messages(
+    page = await offload.read(
+        db,
+        messages.list_messages,
         db,
         session_id,
         limit=parse_int("limit", limit, minimum=0) or None,
@@ -43,8 +46,9 @@ def list_messages(db: Db, session_id: str, limit: str | None = None, cursor: str
 
 
 @router.get("/sessions/{session_id:id}/messages/{message_uuid}", operation_id="get_session_message")
-def get_message(db: Db, session_id: str, message_uuid: str) -> JSON:
-    return JSON(message_json(messages.get_message(db, session_id, _message_uuid(message_uuid))))
+async def get_message(db: Db, session_id: str, message_uuid: str) -> JSON:
+    record = await offload.read(db, messages.get_message, db, session_id, _message_uuid(message_uuid))
+    return JSON(message_json(record))
 
 
 @router.patch("/sessions/{session_id:id}/messages/{message_uuid}", operation_id="update_message_metadata")

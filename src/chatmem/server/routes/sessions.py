@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 
 from chatmem.memory import sessions
 from chatmem.models import CreateSessionRequest, UpdateSessionRequest
+from chatmem.server import offload
 from chatmem.server.deps import Db
 from chatmem.server.params import parse_bool
 from chatmem.server.responses import JSON
@@ -16,12 +17,12 @@ router = APIRouter(prefix="/api/v1", tags=["sessions"])
 
 
 @router.get("/sessions", operation_id="list_sessions")
-def list_sessions(
+async def list_sessions(
     db: Db, request: Request, limit: str | None = None, cursor: str | None = None, after: str | None = None
 ) -> JSON:
     """Live sessions in creation order. ``cursor`` skips that many live sessions; ``after`` continues
     from the ``X-Next-Cursor`` header of a previous page in O(page)."""
-    page = sessions.list_sessions(db, page_request(limit, cursor, after))
+    page = await offload.read(db, sessions.list_sessions, db, page_request(limit, cursor, after))
     return page_response(request, page, session_json)
 
 
@@ -32,8 +33,8 @@ def add_session(db: Db, body: CreateSessionRequest) -> JSON:
 
 
 @router.get("/sessions/{session_id:id}", operation_id="get_session")
-def get_session(db: Db, session_id: str) -> JSON:
-    return JSON(session_json(sessions.get_session(db, session_id)))
+async def get_session(db: Db, session_id: str) -> JSON:
+    return JSON(session_json(await offload.read(db, sessions.get_session, db, session_id)))
 
 
 @router.patch("/sessions/{session_id:id}", operation_id="update_session")

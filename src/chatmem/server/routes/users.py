@@ -7,6 +7,7 @@ from starlette.responses import PlainTextResponse
 
 from chatmem.memory import sessions, users
 from chatmem.models import CreateUserRequest, UpdateUserRequest
+from chatmem.server import offload
 from chatmem.server.deps import Db
 from chatmem.server.responses import JSON, ok
 from chatmem.server.routes.paging import page_request, page_response
@@ -29,16 +30,17 @@ def add_user(db: Db, body: CreateUserRequest) -> JSON:
 
 
 @router.get("/user", operation_id="list_users")
-def list_users(
+async def list_users(
     db: Db, request: Request, limit: str | None = None, cursor: str | None = None, after: str | None = None
 ) -> JSON:
     """Users in creation order, paged like sessions (``cursor`` offset or ``after`` keyset)."""
-    return page_response(request, users.list_users(db, page_request(limit, cursor, after)), user_json)
+    page = await offload.read(db, users.list_users, db, page_request(limit, cursor, after))
+    return page_response(request, page, user_json)
 
 
 @router.get("/user/{user_id:id}", operation_id="get_user")
-def get_user(db: Db, user_id: str) -> JSON:
-    return JSON(user_json(users.get_user(db, user_id)))
+async def get_user(db: Db, user_id: str) -> JSON:
+    return JSON(user_json(await offload.read(db, users.get_user, db, user_id)))
 
 
 @router.patch("/user/{user_id:id}", operation_id="update_user")
@@ -62,7 +64,7 @@ def delete_user(db: Db, user_id: str) -> PlainTextResponse:
 
 
 @router.get("/user/{user_id:id}/sessions", operation_id="get_user_sessions")
-def get_user_sessions(
+async def get_user_sessions(
     db: Db,
     request: Request,
     user_id: str,
@@ -71,5 +73,7 @@ def get_user_sessions(
     after: str | None = None,
 ) -> JSON:
     """The user's live sessions in creation order ([] for an unknown user, as in Zep)."""
-    page = sessions.list_sessions(db, page_request(limit, cursor, after), user_id=user_id)
+    page = await offload.read(
+        db, sessions.list_sessions, db, page_request(limit, cursor, after), user_id=user_id
+    )
     return page_response(request, page, session_json)
