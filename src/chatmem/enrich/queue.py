@@ -23,6 +23,7 @@ import sqlalchemy as sa
 
 from chatmem.memory import clock
 from chatmem.store import Database
+from chatmem.store.prepared import Prepared, run
 from chatmem.store.tables import enrich_jobs, sessions
 
 
@@ -65,6 +66,18 @@ def job_row(session_pk: int, kind: Kind, seq_lo: int, seq_hi: int, ts: dt.dateti
     }
 
 
+# Prepared once: this insert is on the append hot path.
+_insert_job = Prepared(
+    sa.insert(enrich_jobs).values(
+        {
+            column.name: sa.bindparam(column.name, type_=column.type)
+            for column in enrich_jobs.c
+            if column.name not in ("claim_token", "last_error")
+        }
+    )
+)
+
+
 def enqueue_for_messages(conn: sa.Connection, session_pk: int, seqs: Sequence[int]) -> None:
     """Called inside the append transaction: one ``ingest`` job covering the new messages.
 
@@ -73,9 +86,7 @@ def enqueue_for_messages(conn: sa.Connection, session_pk: int, seqs: Sequence[in
     """
     if not seqs:
         return
-    conn.execute(
-        sa.insert(enrich_jobs), [job_row(session_pk, Kind.INGEST, min(seqs), max(seqs), clock.now())]
-    )
+    run(conn, _insert_job, **job_row(session_pk, Kind.INGEST, min(seqs), max(seqs), clock.now()))
 
 
 def enqueue(conn: sa.Connection, rows: Sequence[dict[str, object]]) -> None:
