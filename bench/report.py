@@ -21,7 +21,8 @@ PEERS = ("lc-community-sql", "lc-postgres")
 
 def latest_results(results_dir: Path = RESULTS_DIR) -> list[dict[str, Any]]:
     newest: dict[tuple[str, int], tuple[str, Path]] = {}
-    for path in results_dir.glob("*.json"):
+    # Only the hot-path runs (``<db>-w<workers>-...``); the search and enrichment benches write their own.
+    for path in [*results_dir.glob("sqlite-w*.json"), *results_dir.glob("postgres-w*.json")]:
         data = json.loads(path.read_text())
         key = (data["meta"]["db"], data["meta"]["workers"])
         if key not in newest or data["meta"]["started"] > newest[key][0]:

@@ -9,7 +9,7 @@ from alembic.runtime.migration import MigrationContext
 
 from chatmem.store import Database, migrate
 from chatmem.store.migrate import current_revision
-from chatmem.store.tables import metadata_obj
+from chatmem.store.tables import include_name, metadata_obj
 from tests.support import database_url
 
 
@@ -20,7 +20,9 @@ def test_migrated_schema_matches_the_table_definitions(backend: str, tmp_path: P
             migrate(db)
             migrate(db)  # idempotent
             with db.engine.connect() as conn:
-                context = MigrationContext.configure(conn, opts={"compare_type": True})
+                context = MigrationContext.configure(
+                    conn, opts={"compare_type": True, "include_name": include_name}
+                )
                 assert compare_metadata(context, metadata_obj) == []
             assert current_revision(db) is not None
         finally:

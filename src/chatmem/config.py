@@ -93,6 +93,31 @@ class Settings(BaseSettings):
     openai_api_version: str = Field(default="", description="set for Azure OpenAI (api-key header)")
     openai_timeout_seconds: float = Field(default=60, gt=0)
 
+    # --- Search (docs/search.md) ----------------------------------------------------------------------
+    search_default_type: Literal["similarity", "mmr", "text", "hybrid"] = Field(
+        default="similarity", description="search_type when a request names none (Zep's default)"
+    )
+    search_max_limit: int = Field(default=1000, ge=1, description="largest ?limit a search accepts")
+    search_exact_max_rows: int = Field(
+        default=20_000,
+        ge=0,
+        description="scopes with at most this many messages are ranked exactly; larger ones use the "
+        "pgvector HNSW index when the database has one",
+    )
+    search_hnsw_ef_search: int = Field(
+        default=200, ge=10, le=1000, description="HNSW candidates per query (pgvector hnsw.ef_search)"
+    )
+    search_candidates: int = Field(
+        default=50, ge=1, description="depth of the text and vector lists that hybrid search fuses"
+    )
+    search_fusion: Literal["convex", "rrf"] = Field(
+        default="convex", description="how hybrid fuses its lists: scaled scores (convex) or ranks (rrf)"
+    )
+    search_hybrid_alpha: float = Field(
+        default=0.4, ge=0, le=1, description="weight of the vector list in convex fusion"
+    )
+    search_rrf_k: int = Field(default=60, ge=1, description="reciprocal rank fusion constant")
+
     @field_validator("embeddings", "summarizer", mode="before")
     @classmethod
     def _provider(cls, value: object) -> object:

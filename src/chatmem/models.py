@@ -171,7 +171,7 @@ class MemorySearchPayload(WireModel):
     text: str | None = None
     metadata: JsonObject | None = None
     search_scope: Literal["messages", "summary"] = "messages"
-    search_type: Literal["similarity", "mmr"] = "similarity"
+    search_type: Literal["similarity", "mmr", "text", "hybrid"] = "similarity"
     mmr_lambda: float | None = None
 
 
@@ -183,3 +183,5 @@ class MemorySearchResult(WireModel):
     metadata: JsonObject | None = None
     dist: float | None = None
     embedding: list[float] | None = None
+    # Set by user-wide search (``client.user.search``): the session the hit belongs to.
+    session_id: str | None = None

@@ -48,13 +48,31 @@ def chatmem_server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> It
 
 
 @pytest.fixture(scope="session")
+def summarizing_server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChatmemProcess]:
+    """A ``chatmem serve`` process with the (default, extractive) summarizer on, for summary search."""
+    work_dir = tmp_path_factory.mktemp(f"compat-summaries-{backend}")
+    env = {"CHATMEM_SUMMARIZER": "extractive", "CHATMEM_ENRICH_POLL_SECONDS": "0.05"}
+    with database_url(backend, work_dir) as url, ChatmemProcess(url, work_dir, env) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
 def run_client(compat_python: Path, chatmem_server: ChatmemProcess) -> RunClient:
     """``run_client("users.py", *args)``: run a client script against the server, return its JSON.
 
     Every script gets the server URL and a fresh prefix for the ids it creates, then ``args``.
     A module runs each script once per backend (session-scoped fixtures) and asserts on parts of it.
     """
+    return client_runner(compat_python, chatmem_server)
 
+
+@pytest.fixture(scope="session")
+def run_summarizing_client(compat_python: Path, summarizing_server: ChatmemProcess) -> RunClient:
+    """``run_client`` against the server that writes summaries."""
+    return client_runner(compat_python, summarizing_server)
+
+
+def client_runner(compat_python: Path, chatmem_server: ChatmemProcess) -> RunClient:
     def run(script: str, *args: str) -> dict[str, Any]:
         env = {key: value for key, value in os.environ.items() if key != "VIRTUAL_ENV"}
         # LangChain must not try to reach a tracing service from the test machine.

@@ -28,8 +28,9 @@ class ChatmemProcess:
     the developer's leaks in. Server output goes to ``work_dir/server.log`` (shown when startup fails).
     """
 
-    def __init__(self, database_url: str, work_dir: Path) -> None:
+    def __init__(self, database_url: str, work_dir: Path, env: dict[str, str] | None = None) -> None:
         self.database_url = database_url
+        self.extra_env = env or {}
         self.work_dir = work_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -47,13 +48,18 @@ class ChatmemProcess:
             "--database-url",
             self.database_url,
         ]
-        env = {key: value for key, value in os.environ.items() if not key.startswith("CHATMEM_")} | {
-            "CHATMEM_DATA_DIR": str(self.work_dir),
-            "CHATMEM_LOG_LEVEL": "warning",
-            # The memory tests count the messages of the window; a summary folding some of them away
-            # while a test runs would make that count depend on timing.
-            "CHATMEM_SUMMARIZER": "off",
-        }
+        env = (
+            {key: value for key, value in os.environ.items() if not key.startswith("CHATMEM_")}
+            | {
+                "CHATMEM_DATA_DIR": str(self.work_dir),
+                "CHATMEM_LOG_LEVEL": "warning",
+                # The memory tests count the messages of the window; a summary folding some of them away
+                # while a test runs would make that count depend on timing. Servers that need summaries
+                # (the search scenario) switch it back on through ``env``.
+                "CHATMEM_SUMMARIZER": "off",
+            }
+            | self.extra_env
+        )
         with self.log_path.open("wb") as log:
             self._process = subprocess.Popen(
                 command, cwd=self.work_dir, env=env, stdout=log, stderr=subprocess.STDOUT

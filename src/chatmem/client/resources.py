@@ -58,3 +58,5 @@ class UserClient(Resource):
     alist_chunked = async_pages(user.list_users_chunked)
     get_sessions = sync(user.get_user_sessions)
     aget_sessions = asynchronous(user.get_user_sessions)
+    search = sync(user.search_user)
+    asearch = asynchronous(user.search_user)

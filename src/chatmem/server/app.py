@@ -14,7 +14,7 @@ from chatmem.server.middleware import ZepTransportMiddleware
 from chatmem.server.purger import PeriodicPurge
 from chatmem.server.responses import JSON
 from chatmem.server.routes import enrichment as enrichment_routes
-from chatmem.server.routes import health, memory, messages, sessions, users
+from chatmem.server.routes import health, memory, messages, search, sessions, users
 from chatmem.store import Database
 from chatmem.version import __version__
 
@@ -52,7 +52,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.settings = settings
     app.state.db = database
     install_error_handlers(app)
-    for module in (health, sessions, memory, messages, users, enrichment_routes):
+    for module in (health, sessions, memory, messages, users, enrichment_routes, search):
         app.include_router(module.router)
     app.add_middleware(ZepTransportMiddleware, max_body_size=settings.max_request_size)
     return app

@@ -12,7 +12,14 @@ from chatmem.client.call import (
     read_nothing,
     require_id,
 )
-from chatmem.models import CreateUserRequest, Session, UpdateUserRequest, User
+from chatmem.models import (
+    CreateUserRequest,
+    MemorySearchPayload,
+    MemorySearchResult,
+    Session,
+    UpdateUserRequest,
+    User,
+)
 
 
 def _paging(limit: int | None, cursor: int | None) -> dict[str, str | int]:
@@ -61,4 +68,19 @@ def get_user_sessions(
         api_path("user", require_id("user_id", user_id), "sessions"),
         read_list(Session),
         params=_paging(limit, cursor),
+    )
+
+
+def search_user(
+    user_id: str, payload: MemorySearchPayload, limit: int | None = None
+) -> Call[list[MemorySearchResult]]:
+    """Search every live session of the user (chatmem's extension), best match first; each result's
+    ``session_id`` names its session. An unknown user has no results."""
+    params = {} if limit is None else {"limit": limit}
+    return Call(
+        "POST",
+        api_path("user", require_id("user_id", user_id), "search"),
+        read_list(MemorySearchResult),
+        params=params,
+        json=payload.model_dump(mode="json"),
     )

@@ -1,0 +1,132 @@
+"""Shared by the search benchmarks: databases (SQLite file, PostgreSQL + pgvector from ``pgserver``) and
+bulk loading of chitchat conversations with their embeddings, the way the enrichment jobs store them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+
+from chatmem.store import Database, migrate
+from chatmem.store.tables import message_embeddings, messages, sessions, users
+
+
+@contextmanager
+def database(kind: str) -> Iterator[Database]:
+    """A migrated, empty database: ``sqlite`` (a temporary file) or ``pgvector`` (a pgserver instance)."""
+    work = Path(tempfile.mkdtemp(prefix="chatmem-search-bench-"))
+    server: Any = None
+    try:
+        if kind == "sqlite":
+            url = f"sqlite:///{work / 'bench.db'}"
+        else:
+            import pgserver  # type: ignore[import-untyped]
+
+            server = pgserver.get_server(Path(tempfile.gettempdir()) / f"chatmem-pgv-{uuid.uuid4().hex[:8]}")
+            url = str(server.get_uri())
+        db = Database(url)
+        migrate(db)
+        try:
+            yield db
+        finally:
+            db.dispose()
+    finally:
+        if server is not None:
+            server.cleanup()
+            shutil.rmtree(server.pgdata, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def load(
+    db: Database,
+    user_id: str,
+    conversations: Sequence[Sequence[str]],
+    vectors: np.ndarray[Any, Any],
+    model: str,
+    *,
+    batch: int = 2000,
+) -> list[str]:
+    """One session per conversation, all owned by ``user_id``; row i of ``vectors`` embeds message i."""
+    ts = dt.datetime.now(dt.UTC)
+    ids = []
+    with db.write() as conn:
+        conn.execute(
+            sa.insert(users).values(user_id=user_id, uuid=uuid.uuid4(), created_at=ts, updated_at=ts)
+        )
+    row = 0
+    for index, turns in enumerate(conversations):
+        session_id = f"{user_id}-{index}"
+        ids.append(session_id)
+        with db.write() as conn:
+            pk = conn.execute(
+                sa.insert(sessions)
+                .values(
+                    session_id=session_id,
+                    uuid=uuid.uuid4(),
+                    user_id=user_id,
+                    created_at=ts,
+                    updated_at=ts,
+                    last_seq=len(turns),
+                    message_count=len(turns),
+                )
+                .returning(sessions.c.id)
+            ).scalar_one()
+        for start in range(0, len(turns), batch):
+            chunk = list(enumerate(turns))[start : start + batch]
+            with db.write() as conn:
+                conn.execute(
+                    sa.insert(messages),
+                    [
+                        {
+                            "session_pk": pk,
+                            "seq": seq + 1,
+                            "uuid": uuid.uuid4(),
+                            "role": "human" if seq % 2 == 0 else "ai",
+                            "content": text,
+                            "created_at": ts,
+                            "updated_at": ts,
+                        }
+                        for seq, text in chunk
+                    ],
+                )
+                conn.execute(
+                    sa.insert(message_embeddings),
+                    [
+                        {
+                            "session_pk": pk,
+                            "seq": seq + 1,
+                            "model": model,
+                            "dimensions": vectors.shape[1],
+                            "vector": vectors[row + seq].astype("<f4").tobytes(),
+                            "created_at": ts,
+                        }
+                        for seq, _text in chunk
+                    ],
+                )
+        row += len(turns)
+    return ids
+
+
+def conversations(count: int | None = None) -> list[list[str]]:
+    """Conversations of the MIT-licensed chitchat-dataset (turn texts, blank turns dropped)."""
+    import chitchat_dataset  # type: ignore[import-untyped]
+
+    found: list[list[str]] = []
+    for conversation in chitchat_dataset.ConversationDataset():
+        turns = [
+            " ".join(turn).strip() if isinstance(turn, list) else str(turn).strip() for turn in conversation
+        ]
+        turns = [turn for turn in turns if turn]
+        if turns:
+            found.append(turns)
+        if count is not None and len(found) >= count:
+            break
+    return found

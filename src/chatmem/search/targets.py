@@ -1,0 +1,134 @@
+"""What can be searched (messages, summaries), where (one session, or every session of a user), and the
+SQL that restricts a query to the live rows of that scope."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from chatmem.search.query import Scope
+from chatmem.store.tables import (
+    message_embeddings,
+    messages,
+    sessions,
+    summaries,
+    summary_embeddings,
+)
+
+# The FTS5 rowid of a row is session_pk << 32 | seq (migration 0003).
+ROWID_SHIFT = 32
+SEQ_MASK = (1 << ROWID_SHIFT) - 1
+
+
+class PgVector(sa.types.UserDefinedType[Any]):
+    """pgvector's ``vector`` (or ``vector(n)``), only for casts in queries."""
+
+    cache_ok = True
+
+    def __init__(self, dimensions: int | None = None) -> None:
+        self.dimensions = dimensions
+
+    def get_col_spec(self, **_kw: Any) -> str:
+        return "vector" if self.dimensions is None else f"vector({self.dimensions})"
+
+
+@dataclass(frozen=True)
+class Target:
+    """A searchable table and its satellites: FTS5 table (SQLite), embeddings, pgvector copy."""
+
+    table: sa.Table
+    key: str  # the per-session sequence column: seq, or point_seq for summaries
+    embeddings: sa.Table
+    vectors: sa.TableClause
+    fts: str
+
+    @property
+    def key_column(self) -> sa.Column[Any]:
+        return self.table.c[self.key]
+
+    @property
+    def embedding_key(self) -> sa.Column[Any]:
+        return self.embeddings.c[self.key]
+
+
+def _vectors_table(name: str, key: str) -> sa.TableClause:
+    return sa.table(
+        name,
+        sa.column("session_pk", sa.BigInteger),
+        sa.column(key, sa.BigInteger),
+        sa.column("model", sa.Text),
+        sa.column("dims", sa.Integer),
+        sa.column("embedding", PgVector()),
+    )
+
+
+TARGETS: dict[Scope, Target] = {
+    Scope.MESSAGES: Target(
+        messages, "seq", message_embeddings, _vectors_table("message_vectors", "seq"), "messages_fts"
+    ),
+    Scope.SUMMARY: Target(
+        summaries,
+        "point_seq",
+        summary_embeddings,
+        _vectors_table("summary_vectors", "point_seq"),
+        "summaries_fts",
+    ),
+}
+# Widths with an HNSW index (migration 0003); vectors of other widths are always ranked exactly.
+HNSW_DIMENSIONS = frozenset({384, 1536})
+
+
+@dataclass(frozen=True, slots=True)
+class Within:
+    """One session (by its id), or every session of one user."""
+
+    session_id: str | None = None
+    user_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LiveScope:
+    """The live sessions a search covers. ``sessions`` are (pk, floor_seq, message_count)."""
+
+    within: Within
+    sessions: tuple[tuple[int, int, int], ...]
+
+    @property
+    def single(self) -> tuple[int, int] | None:
+        if self.within.session_id is None:
+            return None
+        pk, floor, _count = self.sessions[0]
+        return pk, floor
+
+    @property
+    def size(self) -> int:
+        """Live messages in scope (an upper bound for summaries): decides exact vs. HNSW ranking."""
+        return sum(count for _pk, _floor, count in self.sessions)
+
+    def restrict(self, query: sa.Select[Any], table: sa.FromClause, pk: Any, key: Any) -> sa.Select[Any]:
+        """Keep rows of ``table`` (key columns ``pk``, ``key``) that are live and in scope."""
+        single = self.single
+        if single is not None:
+            return query.where(pk == single[0], key > single[1])
+        return query.join_from(table, sessions, sessions.c.id == pk).where(
+            sessions.c.user_id == self.within.user_id,
+            sessions.c.deleted_at.is_(None),
+            key > sessions.c.floor_seq,
+        )
+
+
+def resolve(conn: sa.Connection, within: Within) -> LiveScope | None:
+    """The live sessions of the scope, or None when there are none (an unknown session or user)."""
+    query = sa.select(sessions.c.id, sessions.c.floor_seq, sessions.c.message_count).where(
+        sessions.c.deleted_at.is_(None)
+    )
+    if within.session_id is not None:
+        query = query.where(sessions.c.session_id == within.session_id)
+    else:
+        query = query.where(sessions.c.user_id == within.user_id)
+    rows = conn.execute(query).all()
+    if not rows:
+        return None
+    return LiveScope(within, tuple((row.id, row.floor_seq, row.message_count) for row in rows))
