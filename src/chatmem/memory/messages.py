@@ -13,6 +13,7 @@ from chatmem.enrich.queue import enqueue_for_messages
 from chatmem.memory import clock
 from chatmem.memory.errors import BadRequestError, NotFoundError
 from chatmem.memory.metadata import JsonObject, checked_patch, merge_patch
+from chatmem.memory.paging import NO_LIMIT
 from chatmem.memory.records import MemoryRecord, MessagePage, MessageRecord, NewMessage, SummaryRecord
 from chatmem.memory.validation import check_id, check_json, check_text
 from chatmem.store import Database
@@ -194,27 +195,36 @@ def recent_messages(db: Database, session_id: str, *, window: int, lastn: int | 
     return MemoryRecord(messages=[MessageRecord(*row) for row in reversed(rows)], summary=summary)
 
 
+_live_session_counts = Prepared(
+    sa.select(sessions.c.id, sessions.c.floor_seq, sessions.c.message_count).where(
+        sessions.c.session_id == sa.bindparam("session_id"), sessions.c.deleted_at.is_(None)
+    )
+)
+_oldest_after = Prepared(
+    sa.select(*MESSAGE_COLUMNS)
+    .where(messages.c.session_pk == sa.bindparam("session_pk"), messages.c.seq > sa.bindparam("after"))
+    .order_by(messages.c.seq)
+    .limit(sa.bindparam("limit"))
+    .offset(sa.bindparam("offset"))
+)
+
+
 def list_messages(db: Database, session_id: str, *, limit: int | None, page: int) -> MessagePage:
     """A page of the session's live messages, oldest first; ``page`` is 1-based (Zep's cursor)."""
     if page < 1:
         raise BadRequestError("cursor (the page number) must be 1 or more")
-    with db.read() as conn:
-        session = conn.execute(
-            sa.select(sessions.c.id, sessions.c.floor_seq, sessions.c.message_count).where(
-                sessions.c.session_id == session_id, sessions.c.deleted_at.is_(None)
-            )
-        ).first()
-        if session is None:
-            return MessagePage(messages=[], total_count=0)
-        query = (
-            sa.select(*MESSAGE_COLUMNS)
-            .where(messages.c.session_pk == session.id, messages.c.seq > session.floor_seq)
-            .order_by(messages.c.seq)
-            .limit(limit)
-            .offset((page - 1) * limit if limit else None)
-        )
-        records = [MessageRecord.from_row(row) for row in conn.execute(query).mappings()]
-    return MessagePage(messages=records, total_count=session.message_count)
+    found = db.fetch(_live_session_counts, session_id=session_id)
+    if not found:
+        return MessagePage(messages=[], total_count=0)
+    session_pk, floor_seq, total = found[0]
+    rows = db.fetch(
+        _oldest_after,
+        session_pk=session_pk,
+        after=floor_seq,
+        limit=limit or NO_LIMIT,
+        offset=(page - 1) * limit if limit else 0,
+    )
+    return MessagePage(messages=[MessageRecord(*row) for row in rows], total_count=total)
 
 
 def get_message(db: Database, session_id: str, message_uuid: uuid.UUID) -> MessageRecord:

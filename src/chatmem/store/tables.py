@@ -12,6 +12,7 @@ removes them (and records that in ``purged_seq``).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -39,6 +40,16 @@ class UTCDateTime(sa.TypeDecorator[dt.datetime]):
             return None
         value = value.astimezone(dt.UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def result_processor(self, dialect: sa.Dialect, coltype: object) -> Callable[[Any], Any] | None:
+        if dialect.name == "sqlite":
+            # SQLite hands back the ISO text we stored; fromisoformat is far cheaper than the
+            # regular-expression parser of SQLAlchemy's SQLite DateTime (it runs for every value read).
+            def parse(value: str | None) -> dt.datetime | None:
+                return None if value is None else dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)
+
+            return parse
+        return super().result_processor(dialect, coltype)
 
     def process_result_value(self, value: dt.datetime | None, dialect: sa.Dialect) -> dt.datetime | None:
         if value is None:
