@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 from chatmem.memory import clock
 from chatmem.store import Database
-from chatmem.store.prepared import Prepared, run
+from chatmem.store.prepared import Executor, Prepared, run
 from chatmem.store.tables import enrich_jobs, sessions
 
 
@@ -78,7 +78,7 @@ _insert_job = Prepared(
 )
 
 
-def enqueue_for_messages(conn: sa.Connection, session_pk: int, seqs: Sequence[int]) -> None:
+def enqueue_for_messages(conn: Executor, session_pk: int, seqs: Sequence[int]) -> None:
     """Called inside the append transaction: one ``ingest`` job covering the new messages.
 
     The write path stays one small insert whatever is configured; the worker that runs ``ingest``

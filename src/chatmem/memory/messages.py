@@ -17,7 +17,7 @@ from chatmem.memory.paging import NO_LIMIT
 from chatmem.memory.records import MemoryRecord, MessagePage, MessageRecord, NewMessage, SummaryRecord
 from chatmem.memory.validation import check_id, check_json, check_text
 from chatmem.store import Database
-from chatmem.store.prepared import Prepared, run, run_many
+from chatmem.store.prepared import Executor, Prepared, run, run_many
 from chatmem.store.tables import UTCDateTime, Uuid, messages, sessions, summaries
 
 MESSAGE_COLUMNS = (
@@ -90,7 +90,7 @@ def add_messages(db: Database, session_id: str, new: Sequence[NewMessage]) -> No
         _check_new(message)
     count = len(new)
     ts = clock.now()
-    with db.write() as conn:
+    with db.write_raw() as conn:
         [(session_pk, last_seq)] = run(
             conn, _upsert_session, session_id=session_id, uuid=uuid.uuid4(), ts=ts, count=count
         )
@@ -111,31 +111,38 @@ def add_messages(db: Database, session_id: str, new: Sequence[NewMessage]) -> No
         if any(message.uuid is not None for message in new):
             rows = _without_stored(conn, session_pk, rows)
             if len(rows) < count:
-                conn.execute(
-                    sa.update(sessions)
-                    .where(sessions.c.id == session_pk)
-                    .values(message_count=sessions.c.message_count - (count - len(rows)))
-                )
+                run(conn, _uncount, session_pk=session_pk, skipped=count - len(rows))
         if rows:
             run_many(conn, _insert_message, rows)
             # Background enrichment is queued in this same transaction, so no stored message is missed.
             enqueue_for_messages(conn, session_pk, [row["seq"] for row in rows])
 
 
-def _without_stored(conn: sa.Connection, session_pk: int, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Drop rows whose uuid the session already holds (or that repeat earlier in the batch)."""
-    seen = set(
-        conn.execute(
-            sa.select(messages.c.uuid).where(
-                messages.c.session_pk == session_pk, messages.c.uuid.in_([row["uuid"] for row in rows])
-            )
-        ).scalars()
+_stored_uuid = Prepared(
+    sa.select(messages.c.seq).where(
+        messages.c.session_pk == sa.bindparam("session_pk"),
+        messages.c.uuid == sa.bindparam("uuid", type_=Uuid),
     )
-    kept = []
+)
+_uncount = Prepared(
+    sa.update(sessions)
+    .where(sessions.c.id == sa.bindparam("session_pk"))
+    .values(message_count=sessions.c.message_count - sa.bindparam("skipped", type_=sa.BigInteger))
+)
+
+
+def _without_stored(conn: Executor, session_pk: int, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Drop rows whose uuid the session already holds (or that repeat earlier in the batch).
+
+    One indexed lookup per message: only client retries send uuids, and their batches are small.
+    """
+    kept: list[dict[str, Any]] = []
+    seen: set[uuid.UUID] = set()
     for row in rows:
-        if row["uuid"] not in seen:
-            seen.add(row["uuid"])
-            kept.append(row)
+        if row["uuid"] in seen or run(conn, _stored_uuid, session_pk=session_pk, uuid=row["uuid"]):
+            continue
+        seen.add(row["uuid"])
+        kept.append(row)
     return kept
 
 

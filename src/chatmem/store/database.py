@@ -24,7 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from chatmem.store.prepared import Prepared
+from chatmem.store.prepared import Prepared, RawTransaction
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -112,6 +112,26 @@ class Database:
         """A read-write transaction, committed when the block ends without an exception."""
         with self._writer.begin() as conn:
             yield conn
+
+    @contextmanager
+    def write_raw(self) -> Iterator[RawTransaction]:
+        """A read-write transaction for prepared statements only (``chatmem.store.prepared.run``).
+
+        Same guarantees as ``write`` (on SQLite the same single writer connection and ``BEGIN
+        IMMEDIATE``), without SQLAlchemy's Connection and transaction objects: the append hot path.
+        """
+        pooled = self._writer.raw_connection()
+        connection = pooled.dbapi_connection
+        try:
+            if self.is_sqlite:
+                connection.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
+            yield RawTransaction(self._writer.dialect, connection)
+            connection.commit()  # type: ignore[union-attr]
+        except BaseException:
+            connection.rollback()  # type: ignore[union-attr]
+            raise
+        finally:
+            pooled.close()
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

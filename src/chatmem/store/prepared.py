@@ -19,6 +19,24 @@ Processor = Callable[[Any], Any] | None
 
 
 @dataclass(frozen=True, slots=True)
+class RawTransaction:
+    """A transaction on a pooled DB-API connection (see ``Database.write_raw``)."""
+
+    dialect: sa.Dialect
+    dbapi_connection: Any
+
+
+# Where prepared statements can run: a SQLAlchemy connection in a transaction, or a raw one.
+Executor = sa.Connection | RawTransaction
+
+
+def _cursor(conn: Executor) -> Any:
+    if isinstance(conn, RawTransaction):
+        return conn.dbapi_connection.cursor()
+    return conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+
+
+@dataclass(frozen=True, slots=True)
 class _Compiled:
     sql: str
     positional: tuple[str, ...] | None  # parameter order for qmark drivers; None for named ones
@@ -94,10 +112,10 @@ class Prepared:
         ]
 
 
-def run(conn: sa.Connection, query: Prepared, **params: Any) -> list[tuple[Any, ...]]:
+def run(conn: Executor, query: Prepared, **params: Any) -> list[tuple[Any, ...]]:
     """Execute ``query`` inside ``conn``'s transaction, on its DB-API connection; rows it returns."""
     compiled = query.compiled(conn.dialect)
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    cursor = _cursor(conn)
     try:
         cursor.execute(compiled.sql, query.arguments(compiled, params))
         rows = cursor.fetchall() if cursor.description else []
@@ -106,12 +124,12 @@ def run(conn: sa.Connection, query: Prepared, **params: Any) -> list[tuple[Any, 
     return query.convert(compiled, rows)
 
 
-def run_many(conn: sa.Connection, query: Prepared, params: Sequence[Mapping[str, Any]]) -> None:
+def run_many(conn: Executor, query: Prepared, params: Sequence[Mapping[str, Any]]) -> None:
     """Execute ``query`` once per parameter set (a multi-row INSERT), inside ``conn``'s transaction."""
     if not params:
         return
     compiled = query.compiled(conn.dialect)
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    cursor = _cursor(conn)
     try:
         arguments: Any = [query.arguments(compiled, one) for one in params]
         cursor.executemany(compiled.sql, arguments)
