@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import OperationalError as SQLAlchemyOperationalError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
@@ -47,6 +50,16 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(_request: Request, exc: HTTPException) -> Response:
         message = "not found" if exc.status_code == 404 else str(exc.detail)
         return error(exc.status_code, message)
+
+    # The database went away or stayed busy past the timeout: the request can be retried, and the
+    # connection is dropped from the pool. (Handled here rather than by the catch-all below, which
+    # would also close the client's keep-alive connection.)
+    async def _database_unavailable(request: Request, exc: Exception) -> Response:
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+        return error(503, "the database is unavailable; retry the request")
+
+    for operational in (psycopg.OperationalError, sqlite3.OperationalError, SQLAlchemyOperationalError):
+        app.add_exception_handler(operational, _database_unavailable)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

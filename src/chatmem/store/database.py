@@ -128,7 +128,11 @@ class Database:
             yield RawTransaction(self._writer.dialect, connection)
             connection.commit()  # type: ignore[union-attr]
         except BaseException:
-            connection.rollback()  # type: ignore[union-attr]
+            try:
+                connection.rollback()  # type: ignore[union-attr]
+            except Exception:
+                # The connection is unusable (e.g. the server went away): drop it, never pool it again.
+                pooled.invalidate()
             raise
         finally:
             pooled.close()
