@@ -29,14 +29,21 @@ def database_url(backend: str, tmp_dir: Path) -> Iterator[str]:
     if backend == "sqlite":
         yield f"sqlite:///{tmp_dir / f'chatmem-{uuid.uuid4().hex[:8]}.db'}"
         return
+    with postgres_database(PG_ADMIN_URL) as url:
+        yield url
+
+
+@contextmanager
+def postgres_database(admin_url: str) -> Iterator[str]:
+    """A fresh database on the PostgreSQL server of ``admin_url``, dropped afterwards."""
     name = f"chatmem_test_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(
-        PG_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
+        sa.make_url(admin_url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT"
     )
     with admin.connect() as conn:
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
     try:
-        yield sa.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+        yield sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -19,10 +19,9 @@ from typing import Any
 
 import httpx
 import pytest
-import sqlalchemy as sa
 
 from chatmem.config import Settings
-from tests.support import LiveServer, database_url
+from tests.support import LiveServer, database_url, postgres_database
 
 SEARCH_BACKENDS = ("sqlite", "postgres", "pgvector")
 
@@ -84,22 +83,6 @@ def pgvector_admin() -> Iterator[str]:
         shutil.rmtree(data, ignore_errors=True)
 
 
-@contextmanager
-def pgvector_database(admin_url: str) -> Iterator[str]:
-    name = f"chatmem_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(
-        sa.make_url(admin_url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
-
-
 @pytest.fixture(scope="session", params=SEARCH_BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
@@ -111,7 +94,7 @@ def search_server(
 ) -> Iterator[LiveServer]:
     """Like ``tests.support.live_server``, for the three search backends."""
     if backend == "pgvector":
-        databases: AbstractContextManager[str] = pgvector_database(request.getfixturevalue("pgvector_admin"))
+        databases: AbstractContextManager[str] = postgres_database(request.getfixturevalue("pgvector_admin"))
         overrides = {"search_exact_max_rows": 0, **overrides}
     else:
         databases = database_url(backend, tmp_dir)

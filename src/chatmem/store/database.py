@@ -24,7 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from chatmem.store.prepared import Prepared, RawTransaction
+from chatmem.store.prepared import Prepared, RawTransaction, run
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -145,19 +145,11 @@ class Database:
 
     def fetch(self, query: Prepared, **params: Any) -> list[tuple[Any, ...]]:
         """Run one read statement outside any explicit transaction (see ``chatmem.store.prepared``)."""
-        compiled = query.compiled(self._fast.dialect)
-        arguments = query.arguments(compiled, params)
-        connection = self._fast.raw_connection()
+        pooled = self._fast.raw_connection()
         try:
-            cursor = connection.cursor()
-            try:
-                cursor.execute(compiled.sql, arguments)
-                rows = cursor.fetchall()
-            finally:
-                cursor.close()
+            return run(RawTransaction(self._fast.dialect, pooled.dbapi_connection), query, **params)
         finally:
-            connection.close()
-        return query.convert(compiled, rows)
+            pooled.close()
 
     def insert(self, table: sa.Table) -> Any:
         """The dialect's INSERT, which knows ``on_conflict_do_update`` / ``on_conflict_do_nothing``."""
