@@ -65,8 +65,9 @@ class LiveServer:
         migrate(self.db)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.app = create_app(settings, self.db)
         config = uvicorn.Config(
-            create_app(settings, self.db),
+            self.app,
             host="127.0.0.1",
             port=self.port,
             log_level="warning",

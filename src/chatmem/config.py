@@ -74,6 +74,11 @@ class Settings(BaseSettings):
         default=None, ge=1, description="expected vector width; a provider answering otherwise fails"
     )
     embeddings_batch_size: int = Field(default=64, ge=1)
+    embeddings_preload: bool = Field(
+        default=True,
+        description="load the local model in the background at server start, not on the first "
+        "search or job (a cold load takes seconds)",
+    )
     embed_summaries: bool = True
 
     summarizer: Literal["extractive", "openai", "off"] = Field(
@@ -117,6 +122,12 @@ class Settings(BaseSettings):
         default=0.4, ge=0, le=1, description="weight of the vector list in convex fusion"
     )
     search_rrf_k: int = Field(default=60, ge=1, description="reciprocal rank fusion constant")
+    search_cache_mb: int = Field(
+        default=512,
+        ge=0,
+        description="memory per server process for the vectors that exact search keeps loaded "
+        "(least recently used sessions are dropped first; 0 reads them from the database per query)",
+    )
 
     @field_validator("embeddings", "summarizer", mode="before")
     @classmethod

@@ -17,6 +17,7 @@ from chatmem.search import vectors
 from chatmem.search.query import Scope
 from chatmem.search.service import Searcher
 from chatmem.search.targets import TARGETS, Within, resolve
+from chatmem.search.vector_cache import VectorCache
 from chatmem.store.tables import include_name, message_embeddings, metadata_obj
 from tests.search.conftest import EMBEDDING, add, client, contents, search, settle
 from tests.support import LiveServer
@@ -83,42 +84,25 @@ def test_hnsw_is_used_for_large_scopes_and_agrees_with_exact_ranking(server: Ser
                 )
             )
             assert "ix_message_vectors_hnsw_384" in plan
-            hnsw = vectors.rank(
-                conn,
-                target,
-                scope,
-                query,
-                embedder.model,
-                [],
-                5,
-                pgvector=True,
-                exact_max_rows=0,
-                ef_search=100,
-            )
-            exact = vectors.rank(
-                conn,
-                target,
-                scope,
-                query,
-                embedder.model,
-                [],
-                5,
-                pgvector=True,
-                exact_max_rows=10**9,
-                ef_search=100,
-            )
-            numpy = vectors.rank(
-                conn,
-                target,
-                scope,
-                query,
-                embedder.model,
-                [],
-                5,
-                pgvector=False,
-                exact_max_rows=0,
-                ef_search=100,
-            )
+
+            def ranked(*, pgvector: bool, exact_max_rows: int) -> list[tuple[tuple[int, int], float]]:
+                return vectors.rank(
+                    conn,
+                    target,
+                    scope,
+                    query,
+                    embedder.model,
+                    [],
+                    5,
+                    pgvector=pgvector,
+                    exact_max_rows=exact_max_rows,
+                    ef_search=100,
+                    cache=VectorCache(0),
+                )
+
+            hnsw = ranked(pgvector=True, exact_max_rows=0)
+            exact = ranked(pgvector=True, exact_max_rows=10**9)
+            numpy = ranked(pgvector=False, exact_max_rows=0)
         assert [key for key, _ in hnsw] == [key for key, _ in exact] == [key for key, _ in numpy]
         assert np.allclose([s for _, s in hnsw], [s for _, s in numpy], atol=1e-5)
         # A filter that leaves fewer than `limit` of HNSW's candidates falls back to the exact query.

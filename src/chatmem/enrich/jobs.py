@@ -111,7 +111,7 @@ class Enricher:
         rows = self._vectors(embedder, [m["content"] for m in todo])
         ts = clock.now()
         with self.db.write() as conn:
-            floors = _locked_floors(conn, {m["session_pk"] for m in todo})
+            floors = _floors_for_new_vectors(conn, {m["session_pk"] for m in todo})
             values = [
                 {"session_pk": m["session_pk"], "seq": m["seq"], "created_at": ts, **row}
                 for m, row in zip(todo, rows, strict=True)
@@ -227,7 +227,7 @@ class Enricher:
         rows = self._vectors(embedder, [r.content for r in todo]) if embedder is not None else []
         ts = clock.now()
         with self.db.write() as conn:
-            floors = _locked_floors(conn, {r.session_pk for r in todo})
+            floors = _floors_for_new_vectors(conn, {r.session_pk for r in todo})
             values = [
                 {"session_pk": r.session_pk, "point_seq": r.point_seq, "created_at": ts, **row}
                 for r, row in zip(todo, rows, strict=True)
@@ -304,6 +304,22 @@ def _locked_floors(conn: sa.Connection, session_pks: set[int]) -> dict[int, int]
         row = live_session(conn, session_pk, lock=True)
         if row is not None:
             floors[session_pk] = row.floor_seq
+    return floors
+
+
+def _floors_for_new_vectors(conn: sa.Connection, session_pks: set[int]) -> dict[int, int]:
+    """floor_seq of those sessions that are still live, each row locked and its ``vectors_version``
+    bumped: the search's in-memory copy of the session's vectors is reloaded after this commits."""
+    floors = {}
+    for session_pk in sorted(session_pks):
+        floor = conn.execute(
+            sa.update(sessions)
+            .where(sessions.c.id == session_pk, sessions.c.deleted_at.is_(None))
+            .values(vectors_version=sessions.c.vectors_version + 1)
+            .returning(sessions.c.floor_seq)
+        ).scalar()
+        if floor is not None:
+            floors[session_pk] = floor
     return floors
 
 

@@ -7,6 +7,7 @@ everything else runs in one read transaction, so a search sees one consistent sn
 from __future__ import annotations
 
 import functools
+import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -16,15 +17,18 @@ import numpy as np
 import sqlalchemy as sa
 
 from chatmem.config import Settings
-from chatmem.enrich.embedders import Embedder, make_embedder
+from chatmem.enrich.embedders import Embedder, LocalEmbedder, make_embedder
 from chatmem.enrich.summaries import SUMMARY_COLUMNS
 from chatmem.memory.errors import BadRequestError
 from chatmem.memory.records import MessageRecord, SummaryRecord
 from chatmem.search import filters, fulltext, ranking, vectors
 from chatmem.search.query import Scope, SearchQuery, SearchType
-from chatmem.search.targets import TARGETS, LiveScope, Target, Within, resolve
+from chatmem.search.targets import TARGETS, LiveScope, Target, Within, resolve, with_keys
+from chatmem.search.vector_cache import FloatArray, VectorCache
 from chatmem.store import Database
 from chatmem.store.tables import messages, sessions
+
+log = logging.getLogger("chatmem.search")
 
 Key = tuple[int, int]
 Ranked = list[tuple[Key, float]]
@@ -63,11 +67,24 @@ class Searcher:
         self.settings = settings
         self._embedder_factory = embedder_factory
         self._lock = threading.Lock()
+        self.vector_cache = VectorCache(settings.search_cache_mb * 2**20)
 
     @functools.cached_property
     def embedder(self) -> Embedder | None:
         with self._lock:
             return self._embedder_factory(self.settings)
+
+    def preload(self) -> None:
+        """Load the local model in a background thread, so the first search does not wait seconds."""
+        threading.Thread(target=self._load_model, name="chatmem-preload", daemon=True).start()
+
+    def _load_model(self) -> None:
+        try:
+            embedder = self.embedder
+            if isinstance(embedder, LocalEmbedder):
+                embedder.load()
+        except Exception:  # the first search reports it again, with a clear error
+            log.exception("loading the embedding model failed")
 
     @functools.cached_property
     def pgvector(self) -> bool:
@@ -83,7 +100,7 @@ class Searcher:
     def search_user(self, user_id: str, query: SearchQuery) -> list[Hit]:
         return self._search(Within(user_id=user_id), query)
 
-    def _query_vector(self, query: SearchQuery) -> tuple[vectors.FloatArray, str] | None:
+    def _query_vector(self, query: SearchQuery) -> tuple[FloatArray, str] | None:
         if not query.text or query.type is SearchType.TEXT:
             return None
         embedder = self.embedder
@@ -106,7 +123,7 @@ class Searcher:
                 return []
             filters.prepare(conn)
             where = filters.conditions(query.filters, target.table, conn.dialect.name)
-            wanted: dict[Key, vectors.FloatArray] = {}
+            wanted: dict[Key, FloatArray] = {}
             if not query.text:
                 ranked = _newest(conn, target, scope, where, query.limit)
             elif query.type is SearchType.TEXT:
@@ -127,7 +144,7 @@ class Searcher:
         conn: sa.Connection,
         target: Target,
         scope: LiveScope,
-        vector: vectors.FloatArray,
+        vector: FloatArray,
         model: str,
         where: list[sa.ColumnElement[bool]],
         limit: int,
@@ -143,6 +160,7 @@ class Searcher:
             pgvector=self.pgvector,
             exact_max_rows=self.settings.search_exact_max_rows,
             ef_search=self.settings.search_hnsw_ef_search,
+            cache=self.vector_cache,
         )
 
     def _hybrid(
@@ -152,7 +170,7 @@ class Searcher:
         scope: LiveScope,
         query: SearchQuery,
         where: list[sa.ColumnElement[bool]],
-        embedded: tuple[vectors.FloatArray, str] | None,
+        embedded: tuple[FloatArray, str] | None,
     ) -> Ranked:
         depth = max(self.settings.search_candidates, query.limit)
         semantic: Ranked = []
@@ -183,10 +201,10 @@ def _mmr(
     conn: sa.Connection,
     target: Target,
     ranked: Ranked,
-    vector: vectors.FloatArray,
+    vector: FloatArray,
     model: str,
     query: SearchQuery,
-) -> tuple[Ranked, dict[Key, vectors.FloatArray]]:
+) -> tuple[Ranked, dict[Key, FloatArray]]:
     stored = vectors.fetch(conn, target, [key for key, _ in ranked], model)
     candidates = [(key, score) for key, score in ranked if key in stored]
     if not candidates:
@@ -197,7 +215,7 @@ def _mmr(
 
 
 def _hydrate(
-    conn: sa.Connection, target: Target, ranked: Ranked, embeddings: dict[Key, vectors.FloatArray]
+    conn: sa.Connection, target: Target, ranked: Ranked, embeddings: dict[Key, FloatArray]
 ) -> list[Hit]:
     if not ranked:
         return []
@@ -206,7 +224,7 @@ def _hydrate(
     query = (
         sa.select(table.c.session_pk, target.key_column.label("key"), sessions.c.session_id, *columns)
         .join_from(table, sessions, sessions.c.id == table.c.session_pk)
-        .where(sa.tuple_(table.c.session_pk, target.key_column).in_([key for key, _ in ranked]))
+        .where(with_keys(table.c.session_pk, target.key_column, (key for key, _ in ranked)))
     )
     rows = {(row["session_pk"], row["key"]): row for row in conn.execute(query).mappings()}
     hits = []

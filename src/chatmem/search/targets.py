@@ -3,8 +3,9 @@ SQL that restricts a query to the live rows of that scope."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
@@ -88,24 +89,31 @@ class Within:
     user_id: str | None = None
 
 
+class LiveSession(NamedTuple):
+    pk: int
+    floor_seq: int
+    message_count: int
+    vectors_version: int
+
+
 @dataclass(frozen=True, slots=True)
 class LiveScope:
-    """The live sessions a search covers. ``sessions`` are (pk, floor_seq, message_count)."""
+    """The live sessions a search covers."""
 
     within: Within
-    sessions: tuple[tuple[int, int, int], ...]
+    sessions: tuple[LiveSession, ...]
 
     @property
     def single(self) -> tuple[int, int] | None:
+        """(pk, floor_seq) when the scope is one session."""
         if self.within.session_id is None:
             return None
-        pk, floor, _count = self.sessions[0]
-        return pk, floor
+        return self.sessions[0].pk, self.sessions[0].floor_seq
 
     @property
     def size(self) -> int:
         """Live messages in scope (an upper bound for summaries): decides exact vs. HNSW ranking."""
-        return sum(count for _pk, _floor, count in self.sessions)
+        return sum(session.message_count for session in self.sessions)
 
     def restrict(self, query: sa.Select[Any], table: sa.FromClause, pk: Any, key: Any) -> sa.Select[Any]:
         """Keep rows of ``table`` (key columns ``pk``, ``key``) that are live and in scope."""
@@ -119,11 +127,22 @@ class LiveScope:
         )
 
 
+def with_keys(pk: Any, key: Any, keys: Iterable[tuple[int, int]]) -> sa.ColumnElement[bool]:
+    """``(pk, key) IN keys`` written as one ``pk = ? AND key IN (...)`` per session: SQLite scans the
+    whole table for a row-value IN list, but seeks the primary key for each of these."""
+    grouped: dict[int, list[int]] = {}
+    for session_pk, seq in keys:
+        grouped.setdefault(session_pk, []).append(seq)
+    return sa.or_(
+        sa.false(), *(sa.and_(pk == session_pk, key.in_(seqs)) for session_pk, seqs in grouped.items())
+    )
+
+
 def resolve(conn: sa.Connection, within: Within) -> LiveScope | None:
     """The live sessions of the scope, or None when there are none (an unknown session or user)."""
-    query = sa.select(sessions.c.id, sessions.c.floor_seq, sessions.c.message_count).where(
-        sessions.c.deleted_at.is_(None)
-    )
+    query = sa.select(
+        sessions.c.id, sessions.c.floor_seq, sessions.c.message_count, sessions.c.vectors_version
+    ).where(sessions.c.deleted_at.is_(None))
     if within.session_id is not None:
         query = query.where(sessions.c.session_id == within.session_id)
     else:
@@ -131,4 +150,4 @@ def resolve(conn: sa.Connection, within: Within) -> LiveScope | None:
     rows = conn.execute(query).all()
     if not rows:
         return None
-    return LiveScope(within, tuple((row.id, row.floor_seq, row.message_count) for row in rows))
+    return LiveScope(within, tuple(LiveSession(*row) for row in rows))

@@ -9,6 +9,8 @@ from fastapi import FastAPI
 
 from chatmem.config import Settings, get_settings
 from chatmem.enrich.worker import WorkerPool
+from chatmem.search.service import Searcher
+from chatmem.search.vectors import single_threaded_blas
 from chatmem.server.errors import install_error_handlers
 from chatmem.server.middleware import ZepTransportMiddleware
 from chatmem.server.purger import PeriodicPurge
@@ -24,9 +26,14 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     settings = settings or get_settings()
     owns_db = db is None
     database = db or Database(settings.resolved_database_url(), pool_size=settings.db_pool_size)
+    # One per app: it holds the query embedder and the in-memory vectors of exact search.
+    searcher = Searcher(database, settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        single_threaded_blas()
+        if settings.embeddings_preload:
+            searcher.preload()
         purger = PeriodicPurge(database, settings.purge_every_minutes)
         purger.start()
         enrichment = WorkerPool(database, settings, settings.enrich_workers)
@@ -51,6 +58,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     )
     app.state.settings = settings
     app.state.db = database
+    app.state.searcher = searcher
     install_error_handlers(app)
     for module in (health, sessions, memory, messages, users, enrichment_routes, search):
         app.include_router(module.router)

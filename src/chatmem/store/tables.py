@@ -101,6 +101,9 @@ sessions = sa.Table(
     sa.Column("floor_seq", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("purged_seq", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("message_count", sa.BigInteger, nullable=False, server_default="0"),
+    # Bumped in every transaction that writes this session's embeddings: exact search keeps the
+    # session's vectors in memory (search/vector_cache.py) and reloads them when this changes.
+    sa.Column("vectors_version", sa.BigInteger, nullable=False, server_default="0"),
     sa.UniqueConstraint("session_id"),
     sa.Index(
         "ix_sessions_live_id",

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from chatmem.models import WireModel
 from chatmem.search.query import build_query
 from chatmem.search.service import Hit, Searcher
-from chatmem.server.deps import AppSettings, Db
+from chatmem.server.deps import AppSettings
 from chatmem.server.params import parse_int
 from chatmem.server.responses import JSON
 from chatmem.server.wire import message_json, summary_json
@@ -27,12 +27,8 @@ class SearchRequest(WireModel):
     mmr_lambda: float | None = None
 
 
-def _searcher(request: Request, db: Db, settings: AppSettings) -> Searcher:
-    # One per app: it holds the embedder (the local model loads on the first search).
-    state = request.app.state
-    if getattr(state, "searcher", None) is None:
-        state.searcher = Searcher(db, settings)
-    return cast(Searcher, state.searcher)
+def _searcher(request: Request) -> Searcher:
+    return cast(Searcher, request.app.state.searcher)
 
 
 SearcherDep = Annotated[Searcher, Depends(_searcher)]
