@@ -85,9 +85,9 @@ def raw_text(db: Database, session_pk: int | None, user: str, words: str) -> Cal
             else:
                 scope = "m.session_pk = :pk" if session_pk is not None else "s.user_id = :u"
                 sql = (
-                    "SELECT m.seq, ts_rank_cd(to_tsvector('english', m.content), q, 1) r FROM messages m "
+                    "SELECT m.seq, ts_rank_cd(m.search_tsv, q, 1) r FROM messages m "
                     "JOIN sessions s ON s.id = m.session_pk, to_tsquery('english', :q) q "
-                    f"WHERE to_tsvector('english', m.content) @@ q AND {scope} ORDER BY r DESC LIMIT 10"
+                    f"WHERE m.search_tsv @@ q AND {scope} ORDER BY r DESC LIMIT 10"
                 )
                 q = " | ".join(words.split())
             return conn.execute(sa.text(sql), {"q": q, "pk": session_pk, "u": user}).all()

@@ -14,8 +14,8 @@ from chatmem.memory.paging import PageRequest, creation_ordered, fetch_page
 from chatmem.memory.records import Page, SessionRecord
 from chatmem.memory.validation import check_id, check_json
 from chatmem.store import Database
-from chatmem.store.prepared import Prepared
-from chatmem.store.tables import sessions, users
+from chatmem.store.prepared import Prepared, run
+from chatmem.store.tables import UTCDateTime, sessions, users
 
 SESSION_COLUMNS = (
     sessions.c.id,
@@ -82,34 +82,46 @@ def get_session(db: Database, session_id: str) -> SessionRecord:
     return SessionRecord(*rows[0])
 
 
+_lock_live = Prepared(
+    sa.select(sessions.c.id, sessions.c.metadata)
+    .where(sessions.c.session_id == sa.bindparam("session_id"), _live)
+    .with_for_update()
+)
+_touch = Prepared(
+    sa.update(sessions)
+    .where(sessions.c.id == sa.bindparam("pk"))
+    .values(updated_at=sa.bindparam("ts", type_=UTCDateTime))
+    .returning(*SESSION_COLUMNS)
+)
+_set_metadata = Prepared(
+    sa.update(sessions)
+    .where(sessions.c.id == sa.bindparam("pk"))
+    .values(
+        updated_at=sa.bindparam("ts", type_=UTCDateTime),
+        metadata=sa.bindparam("metadata", type_=sessions.c.metadata.type),
+    )
+    .returning(*SESSION_COLUMNS)
+)
+
+
 def update_session(db: Database, session_id: str, metadata: JsonObject | None) -> SessionRecord:
     """Merge ``metadata`` into the session's (RFC 7396; the ``system`` key is not writable here).
 
-    The row lock makes concurrent merges serialize, so no writer's keys are lost.
+    The row lock (PostgreSQL) or the single writer (SQLite) makes concurrent merges serialize, so no
+    writer's keys are lost.
     """
     metadata = checked_patch(metadata, privileged=False)
-    with db.write() as conn:
-        current = conn.execute(
-            sa.select(sessions.c.id, sessions.c.metadata)
-            .where(sessions.c.session_id == session_id, _live)
-            .with_for_update()
-        ).first()
-        if current is None:
+    with db.write_raw() as conn:
+        current = run(conn, _lock_live, session_id=session_id)
+        if not current:
             raise NotFoundError("session not found")
-        values: dict[str, object] = {"updated_at": clock.now()}
+        [(pk, stored)] = current
         if metadata:
-            values["metadata"] = merge_patch(current.metadata or {}, metadata)
-        row = (
-            conn.execute(
-                sa.update(sessions)
-                .where(sessions.c.id == current.id)
-                .values(values)
-                .returning(*SESSION_COLUMNS)
-            )
-            .mappings()
-            .one()
-        )
-    return SessionRecord.from_row(row)
+            merged = merge_patch(stored or {}, metadata)
+            [row] = run(conn, _set_metadata, pk=pk, ts=clock.now(), metadata=merged)
+        else:
+            [row] = run(conn, _touch, pk=pk, ts=clock.now())
+    return SessionRecord(*row)
 
 
 def update_or_create_session(

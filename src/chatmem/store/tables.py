@@ -206,21 +206,25 @@ summary_embeddings = sa.Table(
     sa.PrimaryKeyConstraint("session_pk", "point_seq"),
 )
 
-# --- Search (issue 5): nothing portable. Migration 0003 adds dialect-specific objects only: FTS5 tables
-# and triggers on SQLite; GIN full-text indexes, pgvector tables, functions and triggers on PostgreSQL.
-# They cannot be SQLAlchemy tables (FTS5 virtual tables, `vector` columns that exist only with the
-# extension), so the schema compare (migrations/env.py, tests/test_schema.py) leaves them out by name.
+# --- Search (issue 5): nothing portable. Migrations 0003 and 0005 add dialect-specific objects only: FTS5
+# tables and triggers on SQLite; stored tsvector columns with GIN indexes, pgvector tables, functions and
+# triggers on PostgreSQL. They cannot be SQLAlchemy tables or columns (FTS5 virtual tables, columns that
+# exist on one database only), so the schema compare (migrations/env.py, tests/test_schema.py) leaves
+# them out by name.
 
 SEARCH_TABLE_PREFIXES = ("messages_fts", "summaries_fts", "message_vectors", "summary_vectors")
 SEARCH_INDEX_PREFIXES = ("ix_messages_fts", "ix_summaries_fts", "ix_message_vectors_", "ix_summary_vectors_")
+SEARCH_COLUMNS = frozenset({"search_tsv"})
 
 
 def include_name(name: str | None, type_: str, _parent_names: Any) -> bool:
-    """Alembic ``include_name``: False for the search objects of migration 0003 (see above)."""
+    """Alembic ``include_name``: False for the search objects of migrations 0003 and 0005 (see above)."""
     if name is None:
         return True
     if type_ == "table":
         return not name.startswith(SEARCH_TABLE_PREFIXES)
     if type_ == "index":
         return not name.startswith(SEARCH_INDEX_PREFIXES)
+    if type_ == "column":
+        return name not in SEARCH_COLUMNS
     return True
