@@ -108,7 +108,10 @@ def write_path(backend: str, count: int, rounds: int) -> None:
     results: dict[str, list[float]] = {"no enqueue (pre-enrichment code)": [], "enqueue, no worker": []}
     results["enqueue + 1 worker thread running"] = []
     for _ in range(rounds):
-        with fresh_database(backend) as db, mock.patch.object(memory_messages, "enqueue_for_messages"):
+        with (
+            fresh_database(backend) as db,
+            mock.patch.object(memory_messages, "enqueue_for_messages", return_value=None),
+        ):
             results["no enqueue (pre-enrichment code)"].append(appends_per_second(db, count, 50))
         with fresh_database(backend) as db:
             results["enqueue, no worker"].append(appends_per_second(db, count, 50))

@@ -100,6 +100,8 @@ def chatmem_server(url: str, workers: int, log_dir: Path) -> ServerProcess:
         # Hot paths only: the enrichment workers' CPU is measured by bench/enrichment_bench.py. The
         # append still enqueues its job in the same transaction, as in production.
         "CHATMEM_ENRICH_WORKERS": "0",
+        # No search runs here: the model would only take a core for seconds while the bench warms up.
+        "CHATMEM_EMBEDDINGS_PRELOAD": "false",
         "CHATMEM_WORKERS": str(workers),
     }
     return ServerProcess("chatmem", [*argv, "--workers", str(workers)], env, log_dir)

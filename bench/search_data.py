@@ -73,6 +73,21 @@ def hnsw_built_after_load(db: Database) -> Iterator[None]:
             conn.exec_driver_sql(definition)
 
 
+def vacuum_analyze(db: Database) -> None:
+    """The state autovacuum leaves a while after a bulk load: statistics, and on PostgreSQL the GIN
+    indexes' pending lists merged (an unmerged list made a 1,748-match lookup take 10 ms, not 0.4)."""
+    if db.is_sqlite:
+        with db.write() as conn:
+            conn.exec_driver_sql("ANALYZE")
+        return
+    engine = sa.create_engine(db.url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("VACUUM ANALYZE")
+    finally:
+        engine.dispose()
+
+
 def load(
     db: Database,
     user_id: str,

@@ -31,7 +31,7 @@ import httpx
 import numpy as np
 import sqlalchemy as sa
 
-from bench.search_data import conversations, database, hnsw_built_after_load, load
+from bench.search_data import conversations, database, hnsw_built_after_load, load, vacuum_analyze
 from chatmem.config import Settings
 from chatmem.enrich.embedders import LocalEmbedder
 from chatmem.search.vectors import pg_literal
@@ -171,8 +171,7 @@ def main() -> None:
         with hnsw_built_after_load(db):
             load(db, "bench-user", chats, vectors, embedder.model)
         report["load_seconds"] = round(time.perf_counter() - started, 1)
-        with db.write() as conn:
-            conn.exec_driver_sql("ANALYZE")
+        vacuum_analyze(db)
         with db.read() as conn:
             session_pk = conn.execute(
                 sa.text("SELECT id FROM sessions WHERE session_id = 'bench-user-0'")

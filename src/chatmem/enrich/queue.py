@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 from chatmem.memory import clock
 from chatmem.store import Database
-from chatmem.store.prepared import Executor, Prepared, run
+from chatmem.store.prepared import Prepared, Step, statement
 from chatmem.store.tables import enrich_jobs, sessions
 
 
@@ -78,15 +78,15 @@ _insert_job = Prepared(
 )
 
 
-def enqueue_for_messages(conn: Executor, session_pk: int, seqs: Sequence[int]) -> None:
-    """Called inside the append transaction: one ``ingest`` job covering the new messages.
+def enqueue_for_messages(session_pk: int, seqs: Sequence[int]) -> Step | None:
+    """The step the append transaction runs: one ``ingest`` job covering the new messages.
 
     The write path stays one small insert whatever is configured; the worker that runs ``ingest``
     knows its settings and fans out to the embedding and summary jobs.
     """
     if not seqs:
-        return
-    run(conn, _insert_job, **job_row(session_pk, Kind.INGEST, min(seqs), max(seqs), clock.now()))
+        return None
+    return statement(_insert_job, **job_row(session_pk, Kind.INGEST, min(seqs), max(seqs), clock.now()))
 
 
 def enqueue(conn: sa.Connection, rows: Sequence[dict[str, object]]) -> None:

@@ -17,7 +17,7 @@ from chatmem.memory.paging import NO_LIMIT
 from chatmem.memory.records import MemoryRecord, MessagePage, MessageRecord, NewMessage, SummaryRecord
 from chatmem.memory.validation import check_id, check_json, check_text
 from chatmem.store import Database
-from chatmem.store.prepared import Executor, Prepared, run, run_many
+from chatmem.store.prepared import Prepared, ReadPlan, WritePlan, statement, statement_many
 from chatmem.store.tables import UTCDateTime, Uuid, messages, sessions, summaries
 
 MESSAGE_COLUMNS = (
@@ -78,44 +78,54 @@ _insert_message = Prepared(
 
 
 def add_messages(db: Database, session_id: str, new: Sequence[NewMessage]) -> None:
+    db.write_plan(add_messages_plan(session_id, new))
+
+
+def add_messages_plan(session_id: str, new: Sequence[NewMessage]) -> WritePlan[None]:
     """Append ``new`` to the session, creating it if unknown and reviving it if soft-deleted.
 
     The session row is upserted first: that single statement creates/revives the session, bumps
     ``updated_at`` and reserves a contiguous block of ``seq`` numbers. Its row lock serializes
     concurrent appends to one session, so ``seq`` order is commit order. A message whose client-given
     ``uuid`` is already stored in the session is skipped, which makes client retries safe.
+    Bad input is refused here, before any transaction starts.
     """
     check_id("session_id", session_id)
     for message in new:
         _check_new(message)
+    return _append(session_id, new)
+
+
+def _append(session_id: str, new: Sequence[NewMessage]) -> WritePlan[None]:
     count = len(new)
     ts = clock.now()
-    with db.write_raw() as conn:
-        [(session_pk, last_seq)] = run(
-            conn, _upsert_session, session_id=session_id, uuid=uuid.uuid4(), ts=ts, count=count
-        )
-        rows = [
-            {
-                "session_pk": session_pk,
-                "seq": last_seq - count + 1 + index,
-                "uuid": message.uuid or uuid.uuid4(),
-                "role": message.role,
-                "content": message.content,
-                "metadata": message.metadata,
-                "token_count": message.token_count,
-                "created_at": ts,
-                "updated_at": ts,
-            }
-            for index, message in enumerate(new)
-        ]
-        if any(message.uuid is not None for message in new):
-            rows = _without_stored(conn, session_pk, rows)
-            if len(rows) < count:
-                run(conn, _uncount, session_pk=session_pk, skipped=count - len(rows))
-        if rows:
-            run_many(conn, _insert_message, rows)
-            # Background enrichment is queued in this same transaction, so no stored message is missed.
-            enqueue_for_messages(conn, session_pk, [row["seq"] for row in rows])
+    [(session_pk, last_seq)] = yield statement(
+        _upsert_session, session_id=session_id, uuid=uuid.uuid4(), ts=ts, count=count
+    )
+    rows = [
+        {
+            "session_pk": session_pk,
+            "seq": last_seq - count + 1 + index,
+            "uuid": message.uuid or uuid.uuid4(),
+            "role": message.role,
+            "content": message.content,
+            "metadata": message.metadata,
+            "token_count": message.token_count,
+            "created_at": ts,
+            "updated_at": ts,
+        }
+        for index, message in enumerate(new)
+    ]
+    if any(message.uuid is not None for message in new):
+        rows = yield from _without_stored(session_pk, rows)
+        if len(rows) < count:
+            yield statement(_uncount, session_pk=session_pk, skipped=count - len(rows))
+    if rows:
+        yield statement_many(_insert_message, rows)
+        # Background enrichment is queued in this same transaction, so no stored message is missed.
+        job = enqueue_for_messages(session_pk, [row["seq"] for row in rows])
+        if job is not None:
+            yield job
 
 
 _stored_uuid = Prepared(
@@ -131,7 +141,7 @@ _uncount = Prepared(
 )
 
 
-def _without_stored(conn: Executor, session_pk: int, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _without_stored(session_pk: int, rows: list[dict[str, Any]]) -> WritePlan[list[dict[str, Any]]]:
     """Drop rows whose uuid the session already holds (or that repeat earlier in the batch).
 
     One indexed lookup per message: only client retries send uuids, and their batches are small.
@@ -139,7 +149,7 @@ def _without_stored(conn: Executor, session_pk: int, rows: list[dict[str, Any]])
     kept: list[dict[str, Any]] = []
     seen: set[uuid.UUID] = set()
     for row in rows:
-        if row["uuid"] in seen or run(conn, _stored_uuid, session_pk=session_pk, uuid=row["uuid"]):
+        if row["uuid"] in seen or (yield statement(_stored_uuid, session_pk=session_pk, uuid=row["uuid"])):
             continue
         seen.add(row["uuid"])
         kept.append(row)
@@ -185,6 +195,10 @@ _newest_after = Prepared(
 
 
 def recent_messages(db: Database, session_id: str, *, window: int, lastn: int | None = None) -> MemoryRecord:
+    return db.read_plan(recent_messages_plan(session_id, window=window, lastn=lastn))
+
+
+def recent_messages_plan(session_id: str, *, window: int, lastn: int | None = None) -> ReadPlan[MemoryRecord]:
     """GET memory: the latest live summary and the messages after its point, the newest ``window`` of
     them, oldest first (Zep's rule, reference §4.3). ``lastn`` instead takes the newest ``lastn`` messages
     whatever the summary point; the summary is returned either way. An unknown or deleted session has
@@ -192,13 +206,13 @@ def recent_messages(db: Database, session_id: str, *, window: int, lastn: int | 
     """
     if window <= 0 or (lastn is not None and lastn <= 0):
         raise BadRequestError("the number of messages must be positive")
-    found = db.fetch(_session_and_summary, session_id=session_id)
+    found = yield statement(_session_and_summary, session_id=session_id)
     if not found:
         return MemoryRecord(messages=[])
     session_pk, floor_seq, point_seq, *summary_fields = found[0]
     summary = SummaryRecord(*summary_fields) if point_seq is not None else None
     after = floor_seq if lastn is not None or point_seq is None else max(floor_seq, point_seq)
-    rows = db.fetch(_newest_after, session_pk=session_pk, after=after, limit=lastn or window)
+    rows = yield statement(_newest_after, session_pk=session_pk, after=after, limit=lastn or window)
     return MemoryRecord(messages=[MessageRecord(*row) for row in reversed(rows)], summary=summary)
 
 
@@ -217,14 +231,18 @@ _oldest_after = Prepared(
 
 
 def list_messages(db: Database, session_id: str, *, limit: int | None, page: int) -> MessagePage:
+    return db.read_plan(list_messages_plan(session_id, limit=limit, page=page))
+
+
+def list_messages_plan(session_id: str, *, limit: int | None, page: int) -> ReadPlan[MessagePage]:
     """A page of the session's live messages, oldest first; ``page`` is 1-based (Zep's cursor)."""
     if page < 1:
         raise BadRequestError("cursor (the page number) must be 1 or more")
-    found = db.fetch(_live_session_counts, session_id=session_id)
+    found = yield statement(_live_session_counts, session_id=session_id)
     if not found:
         return MessagePage(messages=[], total_count=0)
     session_pk, floor_seq, total = found[0]
-    rows = db.fetch(
+    rows = yield statement(
         _oldest_after,
         session_pk=session_pk,
         after=floor_seq,

@@ -14,7 +14,7 @@ from chatmem.memory.paging import PageRequest, creation_ordered, fetch_page
 from chatmem.memory.records import Page, SessionRecord
 from chatmem.memory.validation import check_id, check_json
 from chatmem.store import Database
-from chatmem.store.prepared import Prepared, run
+from chatmem.store.prepared import Prepared, ReadPlan, WritePlan, statement
 from chatmem.store.tables import UTCDateTime, sessions, users
 
 SESSION_COLUMNS = (
@@ -76,7 +76,11 @@ _get_live = Prepared(
 
 
 def get_session(db: Database, session_id: str) -> SessionRecord:
-    rows = db.fetch(_get_live, session_id=session_id)
+    return db.read_plan(get_session_plan(session_id))
+
+
+def get_session_plan(session_id: str) -> ReadPlan[SessionRecord]:
+    rows = yield statement(_get_live, session_id=session_id)
     if not rows:
         raise NotFoundError("session not found")
     return SessionRecord(*rows[0])
@@ -105,22 +109,28 @@ _set_metadata = Prepared(
 
 
 def update_session(db: Database, session_id: str, metadata: JsonObject | None) -> SessionRecord:
+    return db.write_plan(update_session_plan(session_id, metadata))
+
+
+def update_session_plan(session_id: str, metadata: JsonObject | None) -> WritePlan[SessionRecord]:
     """Merge ``metadata`` into the session's (RFC 7396; the ``system`` key is not writable here).
 
     The row lock (PostgreSQL) or the single writer (SQLite) makes concurrent merges serialize, so no
-    writer's keys are lost.
+    writer's keys are lost. Bad input is refused here, before any transaction starts.
     """
-    metadata = checked_patch(metadata, privileged=False)
-    with db.write_raw() as conn:
-        current = run(conn, _lock_live, session_id=session_id)
-        if not current:
-            raise NotFoundError("session not found")
-        [(pk, stored)] = current
-        if metadata:
-            merged = merge_patch(stored or {}, metadata)
-            [row] = run(conn, _set_metadata, pk=pk, ts=clock.now(), metadata=merged)
-        else:
-            [row] = run(conn, _touch, pk=pk, ts=clock.now())
+    return _merge(session_id, checked_patch(metadata, privileged=False))
+
+
+def _merge(session_id: str, patch: JsonObject | None) -> WritePlan[SessionRecord]:
+    current = yield statement(_lock_live, session_id=session_id)
+    if not current:
+        raise NotFoundError("session not found")
+    [(pk, stored)] = current
+    if patch:
+        merged = merge_patch(stored or {}, patch)
+        [row] = yield statement(_set_metadata, pk=pk, ts=clock.now(), metadata=merged)
+    else:
+        [row] = yield statement(_touch, pk=pk, ts=clock.now())
     return SessionRecord(*row)
 
 

@@ -235,7 +235,11 @@ def postgres_query(
     # The stored to_tsvector('english', content) of migration 0005, GIN-indexed: ranking reads it
     # instead of parsing every matching row's content again.
     document: Any = sa.literal_column(f"{table.name}.search_tsv")
-    tsquery: Any = sa.func.to_tsquery(config, sa.literal(" | ".join(words), sa.Text))
+    # The query words are rendered into the SQL (escaped by SQLAlchemy; they are letters and digits
+    # anyway), not bound: only with a constant does the planner estimate how many rows match and pick
+    # the GIN index, and fold to_tsquery instead of evaluating it per row under a generic plan.
+    words_literal = sa.bindparam("tsquery_text", " | ".join(words), type_=sa.Text, literal_execute=True)
+    tsquery: Any = sa.func.to_tsquery(config, words_literal)
     score = sa.func.ts_rank_cd(document, tsquery, 1, type_=sa.Float)
     query: Any = (
         sa.select(table.c.session_pk, target.key_column, score.label("score"))

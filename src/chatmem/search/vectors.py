@@ -1,14 +1,16 @@
 """Vector ranking by inner product (cosine similarity for the normalized vectors both providers give).
 
 Three ways, one answer:
-- PostgreSQL with pgvector, large scope (more than ``search_exact_max_rows`` messages) and an indexed
-  width: the HNSW index proposes ``ef_search`` nearest vectors of the whole table; those in scope and
-  passing the filters are kept. If fewer than ``limit`` survive (a small user among many, a narrow
-  filter), the exact query below answers instead, so a filter never silently shrinks the result.
-- PostgreSQL with pgvector otherwise: exact, ``ORDER BY embedding <#> q`` over the scope's rows
-  (read through the primary key, which leads with the session).
-- No pgvector (SQLite, or a PostgreSQL without the extension): exact, each session's float32 vectors
-  kept in memory as one matrix (``vector_cache``) and scored with NumPy.
+- Exact from memory: each session's float32 vectors kept as one matrix (``vector_cache``) and scored
+  with NumPy. Every scope without pgvector (SQLite, a PostgreSQL without the extension), and scopes of
+  at most ``search_exact_max_rows`` messages with it: 0.4 ms for 10k vectors, where pgvector's exact
+  scan of the same rows takes ~6 ms.
+- PostgreSQL with pgvector, larger scope and an indexed width: the HNSW index proposes ``ef_search``
+  nearest vectors of the whole table; those in scope and passing the filters are kept. If fewer than
+  ``limit`` survive (a small user among many, a narrow filter), the exact query below answers instead,
+  so a filter never silently shrinks the result.
+- PostgreSQL with pgvector, larger scope otherwise: exact in SQL, ``ORDER BY embedding <#> q`` over the
+  scope's rows (read through the primary key, which leads with the session).
 """
 
 from __future__ import annotations
@@ -68,9 +70,9 @@ def rank(
     cache: VectorCache,
 ) -> Ranked:
     dims = int(query_vector.shape[0])
-    if not pgvector:
+    if not pgvector or scope.size <= exact_max_rows:
         return _exact(conn, target, scope, query_vector, model, where, limit, cache)
-    if scope.size > exact_max_rows and dims in HNSW_DIMENSIONS and limit <= ef_search:
+    if dims in HNSW_DIMENSIONS and limit <= ef_search:
         found = _hnsw(conn, target, scope, query_vector, model, where, limit, ef_search)
         if len(found) >= limit:
             return found

@@ -43,6 +43,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         finally:
             enrichment.stop()
             purger.stop()
+            # The async read pool lives on this server's event loop, whoever owns the database.
+            await database.aclose()
             if owns_db:
                 database.dispose()
 

@@ -9,9 +9,9 @@ statement and applies only the column types' own bind and result processors.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
@@ -110,6 +110,68 @@ class Prepared:
             )
             for row in rows
         ]
+
+
+Rows = list[tuple[Any, ...]]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One statement of a plan: ``query`` once with ``params``, or once per parameter set of ``many``."""
+
+    query: Prepared
+    params: Mapping[str, Any]
+    many: Sequence[Mapping[str, Any]] | None = None
+
+
+# Database work written once for both drivers: a generator that yields each statement it needs as a
+# ``Step``, is sent that statement's rows (``[]`` for ``many``), and returns its result.
+# ``Database.read_plan`` / ``write_plan`` run it on the sync driver, ``aread_plan`` / ``awrite_plan``
+# on PostgreSQL's async one (see ``Database``).
+Plan = Generator[Step, Rows, T]
+ReadPlan = Plan[T]
+WritePlan = Plan[T]
+
+
+def statement(query: Prepared, **params: Any) -> Step:
+    """``rows = yield statement(query, name=value)``."""
+    return Step(query, params)
+
+
+def statement_many(query: Prepared, params: Sequence[Mapping[str, Any]]) -> Step:
+    """``yield statement_many(query, [row, ...])``: an executemany (a multi-row INSERT)."""
+    return Step(query, {}, params)
+
+
+def drive(plan: Plan[T], execute: Callable[[Step], Rows]) -> T:
+    """Run ``plan`` to its result, executing each of its steps with ``execute``."""
+    try:
+        step = next(plan)
+        while True:
+            step = plan.send(execute(step))
+    except StopIteration as done:
+        result: T = done.value
+        return result
+
+
+def run_step(conn: Executor, step: Step) -> Rows:
+    if step.many is not None:
+        run_many(conn, step.query, step.many)
+        return []
+    return run(conn, step.query, **step.params)
+
+
+async def arun_step(conn: Any, dialect: sa.Dialect, step: Step) -> Rows:
+    """``run_step`` on a psycopg ``AsyncConnection``."""
+    compiled = step.query.compiled(dialect)
+    async with conn.cursor() as cursor:
+        if step.many is not None:
+            await cursor.executemany(compiled.sql, [step.query.arguments(compiled, one) for one in step.many])
+            return []
+        await cursor.execute(compiled.sql, step.query.arguments(compiled, step.params))
+        rows = await cursor.fetchall() if cursor.description else []
+    return step.query.convert(compiled, rows)
 
 
 def run(conn: Executor, query: Prepared, **params: Any) -> list[tuple[Any, ...]]:

@@ -8,7 +8,6 @@ from starlette.responses import PlainTextResponse
 from chatmem.memory import messages, sessions
 from chatmem.memory.records import NewMessage
 from chatmem.models import AddMemoryRequest
-from chatmem.server import offload
 from chatmem.server.deps import AppSettings, Db
 from chatmem.server.params import parse_int
 from chatmem.server.responses import JSON, ok
@@ -23,8 +22,8 @@ async def get_memory(db: Db, settings: AppSettings, session_id: str, lastn: str 
     oldest first; ``lastn`` > 0 takes the newest ``lastn`` messages instead. An unknown or deleted
     session has no messages and the zero summary (200, as Zep >= 0.20)."""
     count = parse_int("lastn", lastn, minimum=0) or None
-    memory = await offload.read(
-        db, messages.recent_messages, db, session_id, window=settings.message_window, lastn=count
+    memory = await db.aread_plan(
+        messages.recent_messages_plan(session_id, window=settings.message_window, lastn=count)
     )
     return JSON(
         {
@@ -35,14 +34,14 @@ async def get_memory(db: Db, settings: AppSettings, session_id: str, lastn: str 
 
 
 @router.post("/sessions/{session_id:id}/memory", operation_id="add_memory")
-def add_memory(db: Db, session_id: str, body: AddMemoryRequest) -> PlainTextResponse:
+async def add_memory(db: Db, session_id: str, body: AddMemoryRequest) -> PlainTextResponse:
     new = [
         NewMessage(
             role=m.role, content=m.content, metadata=m.metadata, uuid=m.uuid, token_count=m.token_count or 0
         )
         for m in body.messages or ()
     ]
-    messages.add_messages(db, session_id, new)
+    await db.awrite_plan(messages.add_messages_plan(session_id, new))
     return ok()
 
 

@@ -28,13 +28,12 @@ def _message_uuid(raw: str) -> uuid.UUID:
 @router.get("/sessions/{session_id:id}/messages", operation_id="get_session_messages")
 async def list_messages(db: Db, session_id: str, limit: str | None = None, cursor: str | None = None) -> JSON:
     """Messages oldest first; ``cursor`` is a 1-based page number and ``limit`` the page size."""
-    page = await offload.read(
-        db,
-        messages.list_messages,
-        db,
-        session_id,
-        limit=parse_int("limit", limit, minimum=0) or None,
-        page=parse_int("cursor", cursor, minimum=0) or 1,
+    page = await db.aread_plan(
+        messages.list_messages_plan(
+            session_id,
+            limit=parse_int("limit", limit, minimum=0) or None,
+            page=parse_int("cursor", cursor, minimum=0) or 1,
+        )
     )
     return JSON(
         {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
 
 from chatmem.memory import sessions
 from chatmem.models import CreateSessionRequest, UpdateSessionRequest
@@ -34,15 +35,19 @@ def add_session(db: Db, body: CreateSessionRequest) -> JSON:
 
 @router.get("/sessions/{session_id:id}", operation_id="get_session")
 async def get_session(db: Db, session_id: str) -> JSON:
-    return JSON(session_json(await offload.read(db, sessions.get_session, db, session_id)))
+    return JSON(session_json(await db.aread_plan(sessions.get_session_plan(session_id))))
 
 
 @router.patch("/sessions/{session_id:id}", operation_id="update_session")
-def update_session(db: Db, session_id: str, body: UpdateSessionRequest, upsert: str | None = None) -> JSON:
+async def update_session(
+    db: Db, session_id: str, body: UpdateSessionRequest, upsert: str | None = None
+) -> JSON:
     """Merge metadata into the session (404 if it is not live). With ``upsert=true`` a missing
     session is created instead, owned by the body's ``user_id`` if one is given."""
     if parse_bool("upsert", upsert):
-        record = sessions.update_or_create_session(db, session_id, body.metadata, user_id=body.user_id)
+        record = await run_in_threadpool(
+            sessions.update_or_create_session, db, session_id, body.metadata, user_id=body.user_id
+        )
     else:
-        record = sessions.update_session(db, session_id, body.metadata)
+        record = await db.awrite_plan(sessions.update_session_plan(session_id, body.metadata))
     return JSON(session_json(record))
