@@ -7,6 +7,9 @@
 
 Both APIs read a session whole: "the last N messages" is ``get_messages()[-N:]`` and a page of the message
 list is a slice of everything, which is exactly what an application using them does.
+
+``chatmem-inproc`` is chatmem's memory layer (``add_messages``, ``recent_messages``, ``list_messages``)
+driven the same way, so each peer can also be compared with chatmem without HTTP on either side.
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, messag
 from langchain_postgres import PostgresChatMessageHistory
 
 from bench.loader import SessionSpec
+from chatmem.memory.messages import add_messages, list_messages, recent_messages
+from chatmem.memory.records import NewMessage
+from chatmem.store import Database
 
 COMMUNITY_TABLE = "message_store"
 LC_PG_TABLE = "lc_chat_history"
@@ -44,10 +50,37 @@ class Peer(Protocol):
     name: str
 
     def append(self, session_id: str, messages: Sequence[tuple[str, str]]) -> None: ...
-    def recent(self, session_id: str, limit: int) -> list[BaseMessage]: ...
-    def page(self, session_id: str, limit: int) -> list[BaseMessage]: ...
+    def recent(self, session_id: str, limit: int) -> Sequence[Any]: ...
+    def page(self, session_id: str, limit: int) -> Sequence[Any]: ...
     def bulk_load(self, specs: Iterable[SessionSpec]) -> float: ...
     def close(self) -> None: ...
+
+
+class ChatmemInProcess:
+    """chatmem's own memory layer called in this process, sequentially, exactly as the peers are: the
+    like-for-like comparison (the peers have no server; chatmem's HTTP numbers include one)."""
+
+    name = "chatmem-inproc"
+
+    def __init__(self, url: str) -> None:
+        self.db = Database(url)
+
+    def append(self, session_id: str, messages: Sequence[tuple[str, str]]) -> None:
+        add_messages(
+            self.db, session_id, [NewMessage(role=role, content=content) for role, content in messages]
+        )
+
+    def recent(self, session_id: str, limit: int) -> Sequence[Any]:
+        return recent_messages(self.db, session_id, window=limit, lastn=limit).messages
+
+    def page(self, session_id: str, limit: int) -> Sequence[Any]:
+        return list_messages(self.db, session_id, limit=limit, page=1).messages
+
+    def bulk_load(self, specs: Iterable[SessionSpec]) -> float:
+        return 0.0  # the bench loader already put every session into chatmem's tables
+
+    def close(self) -> None:
+        self.db.dispose()
 
 
 class CommunityPeer:
@@ -146,5 +179,5 @@ class LangchainPostgresPeer:
 
 def peers_for(url: str) -> list[Peer]:
     if sa.make_url(url).get_backend_name() == "sqlite":
-        return [CommunityPeer(url)]
-    return [CommunityPeer(url), LangchainPostgresPeer(url)]
+        return [ChatmemInProcess(url), CommunityPeer(url)]
+    return [ChatmemInProcess(url), CommunityPeer(url), LangchainPostgresPeer(url)]

@@ -17,6 +17,7 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 START = "<!-- bench:results:start -->"
 END = "<!-- bench:results:end -->"
 PEERS = ("lc-community-sql", "lc-postgres")
+INPROC = "chatmem-inproc"
 
 
 def latest_results(results_dir: Path = RESULTS_DIR) -> list[dict[str, Any]]:
@@ -99,7 +100,7 @@ def main_table(data: dict[str, Any]) -> list[str]:
 def floors_table(data: dict[str, Any]) -> list[str]:
     rows = _ms(data["main"])
     c = data["meta"]["scale_params"]["concurrency"]
-    targets = ["chatmem", "floor1-http", "floor2-asgi", "floor3-sql", *PEERS]
+    targets = ["chatmem", "floor1-http", "floor2-asgi", "floor3-sql", INPROC, *PEERS]
     present = [t for t in targets if any(m.target == t for m in rows)]
     lines = [
         "| op | " + " | ".join(present) + " |",
@@ -176,6 +177,15 @@ def targets_table(data: dict[str, Any]) -> list[str]:
             if chat and other:
                 speedup = other.p50_ms / chat.p50_ms
                 row(f"faster than {peer} on `{op}` (p50 speed-up)", speedup, speedup > 1)
+        for op in PEER_OPS:
+            inproc, other = _find(main, INPROC, op), _find(main, peer, op)
+            if inproc and other:
+                speedup = other.p50_ms / inproc.p50_ms
+                row(
+                    f"{INPROC} faster than {peer} on `{op}`, both in-process (p50 speed-up)",
+                    speedup,
+                    speedup > 1,
+                )
         chat_1k = _p50(by_len, "chatmem", "get_memory", "length", 1000)
         peer_1k = _p50(by_len, peer, "get_memory", "length", 1000)
         if chat_1k and peer_1k:
