@@ -48,6 +48,28 @@ def test_search_sees_vectors_another_server_wrote_after_it_cached_the_session(
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_user_search_loads_only_changed_sessions_and_sees_their_new_vectors(
+    request: pytest.FixtureRequest, backend: str, tmp_path: Path
+) -> None:
+    with search_server(request, backend, tmp_path, **EMBEDDING) as server, client(server) as api:
+        assert api.post("/user", json={"user_id": "ann"}).status_code == 201
+        topics = ("stock markets", "italian cooking", "jazz music", "mountain hiking")
+        for index, topic in enumerate(topics):
+            session_id = f"ann-{index}"
+            assert api.post("/sessions", json={"session_id": session_id, "user_id": "ann"}).status_code == 201
+            add(api, session_id, ("human", f"a long talk about {topic}"), ("ai", f"more on {topic}"))
+        settle(api)
+        assert len(similar(api, "/user/ann", "my puppy", limit=8)) == 8
+        cached = searcher(server).vector_cache.nbytes
+        assert cached > 0
+        add(api, "ann-2", ("human", "my dog is a small puppy"))
+        settle(api)
+        assert similar(api, "/user/ann", "my puppy", limit=1) == ["my dog is a small puppy"]
+        # ann-2's block was replaced by a larger one; the other three stayed as they were.
+        assert searcher(server).vector_cache.nbytes == cached + 384 * 4 + 8
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_messages_of_a_deleted_session_leave_the_results_though_their_vectors_were_cached(
     request: pytest.FixtureRequest, backend: str, tmp_path: Path, sid: str
 ) -> None:

@@ -15,19 +15,24 @@ least recently used block goes first. With ``max_bytes`` 0 every query loads its
 
 from __future__ import annotations
 
+import itertools
+import operator
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
 
-from chatmem.search.targets import Target
+from chatmem.search.targets import LiveSession, Target
 
 FloatArray = np.ndarray[Any, np.dtype[np.float32]]
 KeyArray = np.ndarray[Any, np.dtype[np.int64]]
 _BlockKey = tuple[str, int, str, int]
+# Sessions whose vectors one query reads (an IN list well under SQLite's bound parameter limit).
+LOAD_CHUNK = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,20 +65,32 @@ class VectorCache:
     def nbytes(self) -> int:
         return self._bytes
 
-    def block(
-        self, conn: sa.Connection, target: Target, session_pk: int, version: int, model: str, dims: int
-    ) -> Block:
-        key = (target.embeddings.name, session_pk, model, dims)
+    def blocks(
+        self, conn: sa.Connection, target: Target, sessions: Sequence[LiveSession], model: str, dims: int
+    ) -> list[Block]:
+        """Each session's block, in the order given: from memory when its version is current, the
+        others read in one query per ``LOAD_CHUNK`` sessions."""
+        found: dict[int, Block] = {}
         with self._lock:
-            entry = self._blocks.get(key)
-            if entry is not None and entry[0] == version:
-                self._blocks.move_to_end(key)
-                return entry[1]
+            for session in sessions:
+                key = (target.embeddings.name, session.pk, model, dims)
+                entry = self._blocks.get(key)
+                if entry is not None and entry[0] == session.vectors_version:
+                    self._blocks.move_to_end(key)
+                    found[session.pk] = entry[1]
+        missing = [session for session in sessions if session.pk not in found]
         # Loaded outside the lock: two threads may load the same block once each, never wait on each other.
-        block = load(conn, target, session_pk, model, dims)
-        if block.nbytes <= self.max_bytes:
-            self._store(key, version, block)
-        return block
+        for start in range(0, len(missing), LOAD_CHUNK):
+            chunk = missing[start : start + LOAD_CHUNK]
+            loaded = load(conn, target, [session.pk for session in chunk], model, dims)
+            for session in chunk:
+                block = loaded.get(session.pk, _empty(dims))
+                found[session.pk] = block
+                if block.nbytes <= self.max_bytes:
+                    self._store(
+                        (target.embeddings.name, session.pk, model, dims), session.vectors_version, block
+                    )
+        return [found[session.pk] for session in sessions]
 
     def _store(self, key: _BlockKey, version: int, block: Block) -> None:
         with self._lock:
@@ -92,15 +109,25 @@ class VectorCache:
                 self._bytes -= evicted.nbytes
 
 
-def load(conn: sa.Connection, target: Target, session_pk: int, model: str, dims: int) -> Block:
-    """All stored vectors of one session and model, deleted ones included, in key order."""
+def load(
+    conn: sa.Connection, target: Target, session_pks: Sequence[int], model: str, dims: int
+) -> dict[int, Block]:
+    """All stored vectors of these sessions and this model, deleted ones included, each in key order."""
     emb = target.embeddings
     key = target.embedding_key
     rows = conn.execute(
-        sa.select(key, emb.c.vector)
-        .where(emb.c.session_pk == session_pk, emb.c.model == model, emb.c.dimensions == dims)
-        .order_by(key)
+        sa.select(emb.c.session_pk, key, emb.c.vector)
+        .where(emb.c.session_pk.in_(session_pks), emb.c.model == model, emb.c.dimensions == dims)
+        .order_by(emb.c.session_pk, key)
     ).all()
-    keys = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
-    matrix = np.frombuffer(b"".join(row[1] for row in rows), dtype="<f4").reshape(len(rows), dims)
-    return Block(keys, matrix)
+    blocks: dict[int, Block] = {}
+    for pk, group in itertools.groupby(rows, key=operator.itemgetter(0)):
+        run = list(group)
+        keys = np.fromiter((row[1] for row in run), dtype=np.int64, count=len(run))
+        matrix = np.frombuffer(b"".join(row[2] for row in run), dtype="<f4").reshape(len(run), dims)
+        blocks[pk] = Block(keys, matrix)
+    return blocks
+
+
+def _empty(dims: int) -> Block:
+    return Block(np.empty(0, dtype=np.int64), np.empty((0, dims), dtype=np.float32))

@@ -101,9 +101,9 @@ def _exact(
     pks: list[KeyArray] = []
     keys: list[KeyArray] = []
     scores: list[FloatArray] = []
-    for session in scope.sessions:
-        block = cache.block(conn, target, session.pk, session.vectors_version, model, dims)
-        block = block.above(session.floor_seq)
+    blocks = cache.blocks(conn, target, scope.sessions, model, dims)
+    for session, stored in zip(scope.sessions, blocks, strict=True):
+        block = stored.above(session.floor_seq)
         if allowed is not None:
             keep = np.isin(block.keys, allowed.get(session.pk, _NO_KEYS), assume_unique=True)
             block = Block(block.keys[keep], block.matrix[keep])

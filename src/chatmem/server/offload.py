@@ -1,5 +1,8 @@
 """Where a memory-layer call runs: on the event loop or in the thread pool.
 
+(The hottest routes do not come through here: their work is a plan that ``Database.aread_plan`` /
+``awrite_plan`` run without a thread on PostgreSQL. This is for the rest of the memory layer.)
+
 The memory layer is synchronous. Handing a call to the thread pool costs more CPU than a SQLite read
 itself (profiled: ~150 us of ~550 us per GET memory), and a read in SQLite's WAL mode does not wait for
 writers, so SQLite reads run inline. Everything that can wait (PostgreSQL round trips, any write, which

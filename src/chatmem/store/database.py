@@ -7,7 +7,8 @@ locked" errors come from. Readers use their own pool and never block the writer.
 
 PostgreSQL: one pool; correctness under concurrency comes from row locks taken by the statements
 themselves (upserts, ``SELECT ... FOR UPDATE``), never from in-process locks, so any number of server
-processes can share one database.
+processes can share one database. The hot routes' plans run on a second, async pool (psycopg's
+``AsyncConnectionPool``) on the server's event loop: see ``aread_plan``.
 """
 
 from __future__ import annotations
@@ -87,7 +88,8 @@ class Database:
             # Single-statement reads need no BEGIN/COMMIT round trips.
             self._fast = sa.create_engine(self.url, isolation_level="AUTOCOMMIT", **options)
         self._pool_size = pool_size
-        # Per event loop: the psycopg async pool of ``aread_plan`` (PostgreSQL only), opened on first use.
+        # Per event loop: the psycopg async pool of ``aread_plan`` / ``awrite_plan`` (PostgreSQL only),
+        # opened on first use.
         self._async_pools: dict[asyncio.AbstractEventLoop, asyncio.Task[AsyncConnectionPool[Any]]] = {}
 
     def _sqlite_engine(self, *, pool_size: int, begin: str) -> Engine:
@@ -225,7 +227,7 @@ class Database:
             max_size=self._pool_size,
             kwargs={"autocommit": True},
             open=False,
-            name="chatmem-async-reads",
+            name="chatmem-async",
         )
         await pool.open()
         return pool
