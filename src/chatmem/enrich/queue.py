@@ -18,6 +18,7 @@ import random
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -87,6 +88,24 @@ def enqueue_for_messages(session_pk: int, seqs: Sequence[int]) -> Step | None:
     if not seqs:
         return None
     return statement(_insert_job, **job_row(session_pk, Kind.INGEST, min(seqs), max(seqs), clock.now()))
+
+
+def ingest_job_from(session_pk: Any, seq_lo: Any, seq_hi: Any, ts: sa.BindParameter[Any]) -> sa.Insert:
+    """``enqueue_for_messages`` as an INSERT ... SELECT whose values are SQL expressions (the columns of
+    a CTE), for PostgreSQL's one-statement append. ``id`` is bound as ``job_id``."""
+    values = {
+        "session_pk": session_pk,
+        "id": sa.bindparam("job_id", type_=enrich_jobs.c.id.type),
+        "kind": sa.literal(Kind.INGEST.value),
+        "seq_lo": seq_lo,
+        "seq_hi": seq_hi,
+        "state": sa.literal(State.QUEUED.value),
+        "attempts": sa.literal(0),
+        "run_at": ts,
+        "created_at": ts,
+        "updated_at": ts,
+    }
+    return sa.insert(enrich_jobs).from_select(list(values), sa.select(*values.values()))
 
 
 def enqueue(conn: sa.Connection, rows: Sequence[dict[str, object]]) -> None:

@@ -45,7 +45,7 @@ T = TypeVar("T")
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
-def _json_dumps(value: Any) -> str:
+def json_text(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
@@ -80,7 +80,7 @@ class Database:
             options: dict[str, Any] = {
                 "pool_size": pool_size,
                 "max_overflow": pool_size,
-                "json_serializer": _json_dumps,
+                "json_serializer": json_text,
                 "json_deserializer": orjson.loads,
             }
             self._writer = sa.create_engine(self.url, **options)
@@ -99,7 +99,7 @@ class Database:
             max_overflow=0,
             pool_timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
-            json_serializer=_json_dumps,
+            json_serializer=json_text,
             json_deserializer=orjson.loads,
         )
 

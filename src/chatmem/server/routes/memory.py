@@ -41,7 +41,7 @@ async def add_memory(db: Db, session_id: str, body: AddMemoryRequest) -> PlainTe
         )
         for m in body.messages or ()
     ]
-    await db.awrite_plan(messages.add_messages_plan(session_id, new))
+    await db.awrite_plan(messages.add_messages_plan(db.dialect_name, session_id, new))
     return ok()
 
 
