@@ -230,34 +230,31 @@ def _without_stored(session_pk: int, rows: list[dict[str, Any]]) -> WritePlan[li
 
 
 _summarized = sa.alias(summaries, "newer")
-# The live session and its newest live summary (NULLs when it has none), in one indexed statement.
+_SESSION_AND_SUMMARY_COLUMNS = (
+    sessions.c.id,
+    sessions.c.floor_seq,
+    summaries.c.point_seq,
+    summaries.c.recent_message_uuid,
+    summaries.c.uuid,
+    summaries.c.content,
+    summaries.c.token_count,
+    summaries.c.metadata,
+    summaries.c.created_at,
+)
+# The live session and its newest live summary (NULLs when it has none).
+_with_newest_summary = sessions.outerjoin(
+    summaries,
+    sa.and_(
+        summaries.c.session_pk == sessions.c.id,
+        summaries.c.point_seq
+        == sa.select(sa.func.max(_summarized.c.point_seq))
+        .where(_summarized.c.session_pk == sessions.c.id, _summarized.c.point_seq > sessions.c.floor_seq)
+        .scalar_subquery(),
+    ),
+)
+_live_by_id = sa.and_(sessions.c.session_id == sa.bindparam("session_id"), sessions.c.deleted_at.is_(None))
 _session_and_summary = Prepared(
-    sa.select(
-        sessions.c.id,
-        sessions.c.floor_seq,
-        summaries.c.point_seq,
-        summaries.c.recent_message_uuid,
-        summaries.c.uuid,
-        summaries.c.content,
-        summaries.c.token_count,
-        summaries.c.metadata,
-        summaries.c.created_at,
-    )
-    .select_from(
-        sessions.outerjoin(
-            summaries,
-            sa.and_(
-                summaries.c.session_pk == sessions.c.id,
-                summaries.c.point_seq
-                == sa.select(sa.func.max(_summarized.c.point_seq))
-                .where(
-                    _summarized.c.session_pk == sessions.c.id, _summarized.c.point_seq > sessions.c.floor_seq
-                )
-                .scalar_subquery(),
-            ),
-        )
-    )
-    .where(sessions.c.session_id == sa.bindparam("session_id"), sessions.c.deleted_at.is_(None))
+    sa.select(*_SESSION_AND_SUMMARY_COLUMNS).select_from(_with_newest_summary).where(_live_by_id)
 )
 _newest_after = Prepared(
     sa.select(*MESSAGE_COLUMNS)
@@ -267,18 +264,54 @@ _newest_after = Prepared(
 )
 
 
+def _build_recent_statement() -> sa.Select[Any]:
+    """PostgreSQL: both statements of GET memory in one, the messages as a LATERAL subquery.
+
+    One row per message, newest first, each carrying the session and summary columns; a single row
+    with NULL message columns when there are none; no row for an unknown or deleted session.
+    """
+    after = sa.case(
+        (sa.bindparam("whatever_the_summary", type_=sa.Boolean), sessions.c.floor_seq),
+        else_=sa.func.greatest(sessions.c.floor_seq, sa.func.coalesce(summaries.c.point_seq, 0)),
+    )
+    newest = (
+        sa.select(*MESSAGE_COLUMNS)
+        .where(messages.c.session_pk == sessions.c.id, messages.c.seq > after)
+        .order_by(messages.c.seq.desc())
+        .limit(sa.bindparam("limit"))
+        .lateral("newest")
+    )
+    return (
+        sa.select(*_SESSION_AND_SUMMARY_COLUMNS, *newest.c)
+        .select_from(_with_newest_summary.outerjoin(newest, sa.true()))
+        .where(_live_by_id)
+    )
+
+
+_recent_statement = Prepared(_build_recent_statement())
+
+
 def recent_messages(db: Database, session_id: str, *, window: int, lastn: int | None = None) -> MemoryRecord:
-    return db.read_plan(recent_messages_plan(session_id, window=window, lastn=lastn))
+    return db.read_plan(recent_messages_plan(db.dialect_name, session_id, window=window, lastn=lastn))
 
 
-def recent_messages_plan(session_id: str, *, window: int, lastn: int | None = None) -> ReadPlan[MemoryRecord]:
+def recent_messages_plan(
+    dialect_name: str, session_id: str, *, window: int, lastn: int | None = None
+) -> ReadPlan[MemoryRecord]:
     """GET memory: the latest live summary and the messages after its point, the newest ``window`` of
     them, oldest first (Zep's rule, reference §4.3). ``lastn`` instead takes the newest ``lastn`` messages
     whatever the summary point; the summary is returned either way. An unknown or deleted session has
-    neither (``MemoryRecord([])``). Two indexed statements, O(window) whatever the session's length.
+    neither (``MemoryRecord([])``). Two indexed statements (one on PostgreSQL), O(window) whatever the
+    session's length.
     """
     if window <= 0 or (lastn is not None and lastn <= 0):
         raise BadRequestError("the number of messages must be positive")
+    if dialect_name == "postgresql":
+        return _recent_in_one_statement(session_id, window=window, lastn=lastn)
+    return _recent(session_id, window=window, lastn=lastn)
+
+
+def _recent(session_id: str, *, window: int, lastn: int | None) -> ReadPlan[MemoryRecord]:
     found = yield statement(_session_and_summary, session_id=session_id)
     if not found:
         return MemoryRecord(messages=[])
@@ -287,6 +320,24 @@ def recent_messages_plan(session_id: str, *, window: int, lastn: int | None = No
     after = floor_seq if lastn is not None or point_seq is None else max(floor_seq, point_seq)
     rows = yield statement(_newest_after, session_pk=session_pk, after=after, limit=lastn or window)
     return MemoryRecord(messages=[MessageRecord(*row) for row in reversed(rows)], summary=summary)
+
+
+def _recent_in_one_statement(session_id: str, *, window: int, lastn: int | None) -> ReadPlan[MemoryRecord]:
+    rows = yield statement(
+        _recent_statement,
+        session_id=session_id,
+        whatever_the_summary=lastn is not None,
+        limit=lastn or window,
+    )
+    if not rows:
+        return MemoryRecord(messages=[])
+    width = len(_SESSION_AND_SUMMARY_COLUMNS)
+    _pk, _floor, point_seq, *summary_fields = rows[0][:width]
+    summary = SummaryRecord(*summary_fields) if point_seq is not None else None
+    # A session without messages in range still has its one row, with NULL message columns (the uuid
+    # column is NOT NULL in the table).
+    found = [MessageRecord(*row[width:]) for row in reversed(rows) if row[width] is not None]
+    return MemoryRecord(messages=found, summary=summary)
 
 
 _live_session_counts = Prepared(

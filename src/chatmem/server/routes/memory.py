@@ -23,7 +23,9 @@ async def get_memory(db: Db, settings: AppSettings, session_id: str, lastn: str 
     session has no messages and the zero summary (200, as Zep >= 0.20)."""
     count = parse_int("lastn", lastn, minimum=0) or None
     memory = await db.aread_plan(
-        messages.recent_messages_plan(session_id, window=settings.message_window, lastn=count)
+        messages.recent_messages_plan(
+            db.dialect_name, session_id, window=settings.message_window, lastn=count
+        )
     )
     return JSON(
         {
