@@ -1,7 +1,9 @@
-"""The SQL chatmem runs for each operation, written by hand against the DB-API driver.
+"""The SQL chatmem runs for each operation, against the DB-API driver.
 
 This is the work floors (2) and (3) do: the same statements on the same schema and database, with
-none of chatmem's layers (no SQLAlchemy, no pydantic, no FastAPI). It returns the same JSON shapes.
+none of chatmem's layers (no SQLAlchemy at run time, no pydantic, no FastAPI). It returns the same JSON
+shapes. Most statements are written by hand; PostgreSQL's one-statement append and GET memory are
+chatmem's own SQL text, compiled once at import, so the floor cannot drift from them.
 Values are written in the formats SQLAlchemy uses, so chatmem reads what the floors wrote.
 """
 
@@ -19,9 +21,18 @@ import orjson
 import psycopg
 import sqlalchemy as sa
 from psycopg.types.json import Jsonb
+from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
+
+from chatmem.memory.messages import append_statement, recent_statement
 
 Row = tuple[Any, ...]
 JsonObject = dict[str, Any]
+
+# PostgreSQL: chatmem's single-statement append and GET memory, as compiled SQL text (with the values
+# SQLAlchemy binds itself); the floors bind the rest with psycopg directly.
+_PG_DIALECT = postgresql_psycopg.dialect()
+_PG_APPEND = append_statement.compiled(_PG_DIALECT)
+_PG_RECENT = recent_statement.compiled(_PG_DIALECT)
 
 SESSION_COLS = "id, uuid, session_id, user_id, metadata, created_at, updated_at"
 ZERO_SUMMARY: dict[str, Any] = {
@@ -153,6 +164,9 @@ class RawStore:
     # -- the operations --------------------------------------------------------------------------
 
     def append(self, session_id: str, messages: Sequence[tuple[str, str]]) -> None:
+        if not self.sqlite:
+            self._pg_append(session_id, messages)
+            return
         count = len(messages)
         now = dt.datetime.now(dt.UTC)
         ts = self._ts(now)
@@ -186,7 +200,39 @@ class RawStore:
                 conn.cursor().executemany(insert, rows)
             conn.execute(enqueue, (session_pk, self._uuid(uuid.uuid4()), first, last_seq, ts, ts, ts))
 
+    def _pg_append(self, session_id: str, messages: Sequence[tuple[str, str]]) -> None:
+        """chatmem's one-statement append on PostgreSQL: its SQL text, values bound by psycopg."""
+        params = {
+            **_PG_APPEND.defaults,
+            "session_id": session_id,
+            "uuid": uuid.uuid4(),
+            "ts": dt.datetime.now(dt.UTC),
+            "count": len(messages),
+            "job_id": uuid.uuid4(),
+            "uuids": [str(uuid.uuid4()) for _ in messages],
+            "roles": [role for role, _ in messages],
+            "contents": [content for _, content in messages],
+            "metadatas": [None for _ in messages],
+            "token_counts": [0 for _ in messages],
+        }
+        self._connection().execute(_PG_APPEND.sql, params)
+
+    def _pg_recent(self, session_id: str, limit: int) -> JsonObject:
+        """chatmem's one-statement GET memory on PostgreSQL."""
+        params = {
+            **_PG_RECENT.defaults,
+            "session_id": session_id,
+            "whatever_the_summary": True,
+            "limit": limit,
+        }
+        rows = self._connection().execute(_PG_RECENT.sql, params).fetchall()
+        width = len(rows[0]) - 7 if rows else 0
+        found = [self.message_json(row[width:]) for row in reversed(rows) if row[width] is not None]
+        return {"messages": found, "summary": ZERO_SUMMARY}
+
     def recent(self, session_id: str, limit: int) -> JsonObject:
+        if not self.sqlite:
+            return self._pg_recent(session_id, limit)
         # chatmem's two statements: the live session with its newest live summary, then the newest
         # messages after the summary point (the benchmark's sessions have no summary: the zero one).
         session = self._sql(

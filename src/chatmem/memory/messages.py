@@ -18,7 +18,14 @@ from chatmem.memory.records import MemoryRecord, MessagePage, MessageRecord, New
 from chatmem.memory.validation import check_id, check_json, check_text
 from chatmem.store import Database
 from chatmem.store.database import json_text
-from chatmem.store.prepared import Prepared, ReadPlan, WritePlan, statement, statement_many
+from chatmem.store.prepared import (
+    Prepared,
+    ReadPlan,
+    WritePlan,
+    statement,
+    statement_alone,
+    statement_many,
+)
 from chatmem.store.tables import UTCDateTime, Uuid, messages, sessions, summaries
 
 MESSAGE_COLUMNS = (
@@ -128,7 +135,8 @@ def _build_append_statement() -> sa.Insert:
     return job.add_cte(inserted.cte("m"))
 
 
-_append_statement = Prepared(_build_append_statement())
+# Public: the benchmark's framework-free floor runs exactly this SQL (bench/rawsql.py).
+append_statement = Prepared(_build_append_statement())
 
 
 def add_messages(db: Database, session_id: str, new: Sequence[NewMessage]) -> None:
@@ -154,8 +162,8 @@ def add_messages_plan(dialect_name: str, session_id: str, new: Sequence[NewMessa
 
 
 def _append_in_one_statement(session_id: str, new: Sequence[NewMessage]) -> WritePlan[None]:
-    yield statement(
-        _append_statement,
+    yield statement_alone(
+        append_statement,
         session_id=session_id,
         uuid=uuid.uuid4(),
         ts=clock.now(),
@@ -288,7 +296,8 @@ def _build_recent_statement() -> sa.Select[Any]:
     )
 
 
-_recent_statement = Prepared(_build_recent_statement())
+# Public: the benchmark's framework-free floor runs exactly this SQL (bench/rawsql.py).
+recent_statement = Prepared(_build_recent_statement())
 
 
 def recent_messages(db: Database, session_id: str, *, window: int, lastn: int | None = None) -> MemoryRecord:
@@ -324,7 +333,7 @@ def _recent(session_id: str, *, window: int, lastn: int | None) -> ReadPlan[Memo
 
 def _recent_in_one_statement(session_id: str, *, window: int, lastn: int | None) -> ReadPlan[MemoryRecord]:
     rows = yield statement(
-        _recent_statement,
+        recent_statement,
         session_id=session_id,
         whatever_the_summary=lastn is not None,
         limit=lastn or window,

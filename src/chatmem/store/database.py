@@ -29,13 +29,16 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from chatmem.store.prepared import (
+    Done,
     Plan,
     Prepared,
     RawTransaction,
     ReadPlan,
     WritePlan,
+    advance,
     arun_step,
     drive,
+    first_step,
     run,
     run_step,
 )
@@ -173,12 +176,21 @@ class Database:
 
     def read_plan(self, plan: ReadPlan[T]) -> T:
         """Run a read ``Plan`` (see ``chatmem.store.prepared``), each statement an autocommit ``fetch``."""
-        return drive(plan, lambda step: self.fetch(step.query, **step.params))
+        first = first_step(plan)
+        if isinstance(first, Done):
+            return first.value
+        return drive(plan, lambda step: self.fetch(step.query, **step.params), first)
 
     def write_plan(self, plan: WritePlan[T]) -> T:
-        """Run a write ``Plan`` in one ``write_raw`` transaction."""
+        """Run a write ``Plan`` in one ``write_raw`` transaction (a statement that runs alone: without)."""
+        first = first_step(plan)
+        if isinstance(first, Done):
+            return first.value
+        if first.alone and not self.is_sqlite:
+            # SQLite writes always go through the single writer connection.
+            return drive(plan, lambda step: self.fetch(step.query, **step.params), first)
         with self.write_raw() as conn:
-            return drive(plan, lambda step: run_step(conn, step))
+            return drive(plan, lambda step: run_step(conn, step), first)
 
     async def aread_plan(self, plan: ReadPlan[T]) -> T:
         """``read_plan`` without blocking the event loop and without a thread.
@@ -201,13 +213,17 @@ class Database:
         return await self._adrive(plan, transaction=True)
 
     async def _adrive(self, plan: Plan[T], *, transaction: bool) -> T:
+        first = first_step(plan)
+        if isinstance(first, Done):
+            return first.value
         pool = await self._async_pool()
         dialect = self._fast.dialect
-        async with pool.connection() as conn, conn.transaction() if transaction else nullcontext():
+        in_transaction = transaction and not first.alone
+        async with pool.connection() as conn, conn.transaction() if in_transaction else nullcontext():
+            step = first
             try:
-                step = next(plan)
                 while True:
-                    step = plan.send(await arun_step(conn, dialect, step))
+                    step = advance(plan, first, await arun_step(conn, dialect, step))
             except StopIteration as done:
                 result: T = done.value
                 return result

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 
@@ -123,6 +123,9 @@ class Step:
     query: Prepared
     params: Mapping[str, Any]
     many: Sequence[Mapping[str, Any]] | None = None
+    # The plan's only statement, atomic by itself: a write plan runs it without BEGIN and COMMIT,
+    # which on PostgreSQL are a round trip each.
+    alone: bool = False
 
 
 # Database work written once for both drivers: a generator that yields each statement it needs as a
@@ -139,20 +142,47 @@ def statement(query: Prepared, **params: Any) -> Step:
     return Step(query, params)
 
 
+def statement_alone(query: Prepared, **params: Any) -> Step:
+    """``yield statement_alone(query, ...)``: the whole of a write plan, in one atomic statement."""
+    return Step(query, params, alone=True)
+
+
 def statement_many(query: Prepared, params: Sequence[Mapping[str, Any]]) -> Step:
     """``yield statement_many(query, [row, ...])``: an executemany (a multi-row INSERT)."""
     return Step(query, {}, params)
 
 
-def drive(plan: Plan[T], execute: Callable[[Step], Rows]) -> T:
-    """Run ``plan`` to its result, executing each of its steps with ``execute``."""
+def drive(plan: Plan[T], execute: Callable[[Step], Rows], first: Step) -> T:
+    """Run ``plan`` to its result from its ``first`` step (already taken from it), executing each step
+    with ``execute``."""
+    step = first
     try:
-        step = next(plan)
         while True:
-            step = plan.send(execute(step))
+            step = advance(plan, first, execute(step))
     except StopIteration as done:
         result: T = done.value
         return result
+
+
+def advance(plan: Plan[T], first: Step, rows: Rows) -> Step:
+    """Send a step's ``rows`` to the plan and take its next step (``StopIteration`` carries the result)."""
+    step = plan.send(rows)
+    if first.alone:
+        raise RuntimeError("a plan whose statement runs alone must have no other statement")
+    return step
+
+
+def first_step(plan: Plan[T]) -> Step | Done[T]:
+    """The plan's first statement, or its result when it needs none."""
+    try:
+        return next(plan)
+    except StopIteration as done:
+        return Done(done.value)
+
+
+@dataclass(frozen=True, slots=True)
+class Done(Generic[T]):
+    value: T
 
 
 def run_step(conn: Executor, step: Step) -> Rows:
