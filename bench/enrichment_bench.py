@@ -30,6 +30,7 @@ from chatmem.enrich.worker import Worker, WorkerPool
 from chatmem.memory import messages as memory_messages
 from chatmem.memory.records import NewMessage
 from chatmem.store import Database, migrate
+from chatmem.store.prepared import Prepared
 from chatmem.store.tables import enrich_jobs, message_embeddings, messages
 
 PG_ADMIN_URL = os.environ.get("CHATMEM_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -108,9 +109,13 @@ def write_path(backend: str, count: int, rounds: int) -> None:
     results: dict[str, list[float]] = {"no enqueue (pre-enrichment code)": [], "enqueue, no worker": []}
     results["enqueue + 1 worker thread running"] = []
     for _ in range(rounds):
+        # Without the job: the multi-statement append skips its enqueue step, PostgreSQL's one-statement
+        # append is built without its job insert.
+        without_job = Prepared(memory_messages.build_append_statement(enqueue=False))
         with (
             fresh_database(backend) as db,
             mock.patch.object(memory_messages, "enqueue_for_messages", return_value=None),
+            mock.patch.object(memory_messages, "append_statement", without_job),
         ):
             results["no enqueue (pre-enrichment code)"].append(appends_per_second(db, count, 50))
         with fresh_database(backend) as db:
