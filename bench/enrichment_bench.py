@@ -29,7 +29,7 @@ from chatmem.enrich.embedders import LocalEmbedder
 from chatmem.enrich.worker import Worker, WorkerPool
 from chatmem.memory import messages as memory_messages
 from chatmem.memory.records import NewMessage
-from chatmem.store import Database, migrate
+from chatmem.store import Database, migrated_database
 from chatmem.store.prepared import Prepared
 from chatmem.store.tables import enrich_jobs, message_embeddings, messages
 
@@ -47,25 +47,22 @@ SENTENCES = [
 @contextmanager
 def fresh_database(backend: str) -> Iterator[Database]:
     if backend == "sqlite":
-        with tempfile.TemporaryDirectory() as tmp:
-            db = Database(f"sqlite:///{Path(tmp) / 'bench.db'}")
-            migrate(db)
-            try:
-                yield db
-            finally:
-                db.dispose()
+        with (
+            tempfile.TemporaryDirectory() as tmp,
+            migrated_database(f"sqlite:///{Path(tmp) / 'bench.db'}") as db,
+        ):
+            yield db
         return
     name = f"chatmem_bench_{uuid.uuid4().hex[:10]}"
     admin = sa.create_engine(PG_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://", 1))
     admin = admin.execution_options(isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    db = Database(sa.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False))
-    migrate(db)
+    url = sa.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
     try:
-        yield db
+        with migrated_database(url) as db:
+            yield db
     finally:
-        db.dispose()
         with admin.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.dispose()

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 
-from chatmem.store import Database, migrate
+from chatmem.store import Database, migrated_database
 from chatmem.store.tables import message_embeddings, messages, sessions, users
 
 
@@ -32,12 +32,8 @@ def database(kind: str) -> Iterator[Database]:
 
             server = pgserver.get_server(Path(tempfile.gettempdir()) / f"chatmem-pgv-{uuid.uuid4().hex[:8]}")
             url = str(server.get_uri())
-        db = Database(url)
-        migrate(db)
-        try:
+        with migrated_database(url) as db:
             yield db
-        finally:
-            db.dispose()
     finally:
         if server is not None:
             server.cleanup()

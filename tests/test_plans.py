@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from chatmem.memory.messages import add_messages
 from chatmem.memory.records import NewMessage
-from chatmem.store import Database, migrate
+from chatmem.store import Database, migrated_database
 from chatmem.store.prepared import Prepared, ReadPlan, WritePlan, statement, statement_alone
 from chatmem.store.tables import messages, sessions
 from tests.support import database_url
@@ -31,13 +31,8 @@ _rename = Prepared(
 
 @contextmanager
 def database(backend: str, tmp_path: Path) -> Iterator[Database]:
-    with database_url(backend, tmp_path) as url:
-        db = Database(url)
-        migrate(db)
-        try:
-            yield db
-        finally:
-            db.dispose()
+    with database_url(backend, tmp_path) as url, migrated_database(url) as db:
+        yield db
 
 
 def contents_of(session_id: str) -> ReadPlan[list[str] | None]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
@@ -37,3 +39,14 @@ def current_revision(db: Database) -> str | None:
 
     with db.engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+@contextmanager
+def migrated_database(url: str) -> Iterator[Database]:
+    """A ``Database`` on ``url`` with its schema at head, disposed of on exit (tests, benchmarks)."""
+    db = Database(url)
+    try:
+        migrate(db)
+        yield db
+    finally:
+        db.dispose()
