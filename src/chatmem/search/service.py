@@ -20,6 +20,7 @@ from chatmem.config import Settings
 from chatmem.enrich.embedders import Embedder, LocalEmbedder, make_embedder
 from chatmem.enrich.summaries import SUMMARY_COLUMNS
 from chatmem.memory.errors import BadRequestError
+from chatmem.memory.messages import MESSAGE_COLUMNS
 from chatmem.memory.records import MessageRecord, SummaryRecord
 from chatmem.search import filters, fulltext, ranking, vectors
 from chatmem.search.query import Scope, SearchQuery, SearchType
@@ -32,16 +33,6 @@ log = logging.getLogger("chatmem.search")
 
 Key = tuple[int, int]
 Ranked = list[tuple[Key, float]]
-
-_MESSAGE_COLUMNS = (
-    messages.c.uuid,
-    messages.c.role,
-    messages.c.content,
-    messages.c.metadata,
-    messages.c.token_count,
-    messages.c.created_at,
-    messages.c.updated_at,
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,7 +211,7 @@ def _hydrate(
     if not ranked:
         return []
     table = target.table
-    columns: Sequence[Any] = _MESSAGE_COLUMNS if target.table is messages else SUMMARY_COLUMNS
+    columns: Sequence[Any] = MESSAGE_COLUMNS if target.table is messages else SUMMARY_COLUMNS
     query = (
         sa.select(table.c.session_pk, target.key_column.label("key"), sessions.c.session_id, *columns)
         .join_from(table, sessions, sessions.c.id == table.c.session_pk)
