@@ -174,7 +174,8 @@ def rank(
         return []
     if conn.dialect.name == "sqlite":
         return _sqlite(conn, target, scope, words, where, limit)
-    return _postgres(conn, target, scope, words, where, limit)
+    query = postgres_query(target, scope, words, where, limit)
+    return [((row[0], row[1]), float(row[2])) for row in conn.execute(query)]
 
 
 def _sqlite(
@@ -213,18 +214,6 @@ def _sqlite(
     query = query.order_by(bm25).limit(limit)
     # bm25() is lower-is-better; the API's dist is higher-is-better.
     return [((row[0], row[1]), -float(row[2])) for row in conn.execute(query)]
-
-
-def _postgres(
-    conn: sa.Connection,
-    target: Target,
-    scope: LiveScope,
-    words: list[str],
-    where: list[sa.ColumnElement[bool]],
-    limit: int,
-) -> Ranked:
-    query = postgres_query(target, scope, words, where, limit)
-    return [((row[0], row[1]), float(row[2])) for row in conn.execute(query)]
 
 
 def postgres_query(
