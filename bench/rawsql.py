@@ -209,11 +209,9 @@ class RawStore:
             "ts": dt.datetime.now(dt.UTC),
             "count": len(messages),
             "job_id": uuid.uuid4(),
-            "uuids": [str(uuid.uuid4()) for _ in messages],
-            "roles": [role for role, _ in messages],
-            "contents": [content for _, content in messages],
-            "metadatas": [None for _ in messages],
-            "token_counts": [0 for _ in messages],
+            "messages": orjson.dumps(
+                [{"role": role, "content": content, "token_count": 0} for role, content in messages]
+            ).decode(),
         }
         self._connection().execute(_PG_APPEND.sql, params)
 

@@ -69,6 +69,26 @@ def test_message_fields_round_trip_with_real_timestamps(api: httpx.Client, sid: 
     assert message["updated_at"] == message["created_at"]
 
 
+def test_message_fields_round_trip_when_the_server_assigns_the_uuids(api: httpx.Client, sid: str) -> None:
+    # Without client uuids PostgreSQL appends in one statement that reads the batch as JSON.
+    tricky = "quote \" backslash \\ newline \n tab \t emoji \U0001f600 accents éà 中文 'single'"
+    sent = [
+        {"role": "user", "content": tricky, "metadata": {"nested": {"list": [1, 2.5, None, "x"]}}},
+        {"role": "ai", "content": "plain", "metadata": None, "token_count": 9},
+        {"role": "system", "content": "", "metadata": {}},
+    ]
+    assert api.post(f"/sessions/{sid}/memory", json={"messages": sent}).text == "OK"
+    stored = api.get(f"/sessions/{sid}/memory").json()["messages"]
+    assert [(m["role"], m["content"], m.get("metadata")) for m in stored] == [
+        ("user", tricky, {"nested": {"list": [1, 2.5, None, "x"]}}),
+        ("ai", "plain", None),
+        ("system", "", None),  # empty metadata is omitted on the wire, as Zep does
+    ]
+    assert [m["token_count"] for m in stored][1] == 9
+    uuids = [uuid.UUID(m["uuid"]) for m in stored]
+    assert len(set(uuids)) == 3 and all(u.version == 4 for u in uuids)
+
+
 def test_get_memory_returns_the_newest_window_of_twelve_by_default(api: httpx.Client, sid: str) -> None:
     api.post(f"/sessions/{sid}/memory", json=msgs(*[f"m{i}" for i in range(20)]))
     assert contents(api, sid) == [f"m{i}" for i in range(8, 20)]

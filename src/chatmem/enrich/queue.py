@@ -96,11 +96,12 @@ def ingest_job_from(session_pk: Any, seq_lo: Any, seq_hi: Any, ts: sa.BindParame
     values = {
         "session_pk": session_pk,
         "id": sa.bindparam("job_id", type_=enrich_jobs.c.id.type),
-        "kind": sa.literal(Kind.INGEST.value),
+        # Constants rendered into the SQL, as in the session upsert of the append.
+        "kind": sa.literal_column(f"'{Kind.INGEST.value}'", sa.Text),
         "seq_lo": seq_lo,
         "seq_hi": seq_hi,
-        "state": sa.literal(State.QUEUED.value),
-        "attempts": sa.literal(0),
+        "state": sa.literal_column(f"'{State.QUEUED.value}'", sa.Text),
+        "attempts": sa.literal_column("0", sa.Integer),
         "run_at": ts,
         "created_at": ts,
         "updated_at": ts,
