@@ -12,6 +12,7 @@ from chatmem.enrich.worker import WorkerPool
 from chatmem.search.service import Searcher
 from chatmem.search.vectors import single_threaded_blas
 from chatmem.server.errors import install_error_handlers
+from chatmem.server.fast_routes import FastRoutes
 from chatmem.server.middleware import ZepTransportMiddleware
 from chatmem.server.purger import PeriodicPurge
 from chatmem.server.responses import JSON
@@ -64,5 +65,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     install_error_handlers(app)
     for module in (health, sessions, memory, messages, users, enrichment_routes, search):
         app.include_router(module.router)
-    app.add_middleware(ZepTransportMiddleware, max_body_size=settings.max_request_size)
+    app.add_middleware(
+        ZepTransportMiddleware, max_body_size=settings.max_request_size, fast=FastRoutes(database, settings)
+    )
     return app

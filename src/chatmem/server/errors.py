@@ -33,14 +33,37 @@ def _validation_message(exc: RequestValidationError) -> str:
     return "bad request: " + "; ".join(parts)
 
 
+_DATABASE_UNAVAILABLE = (psycopg.OperationalError, sqlite3.OperationalError, SQLAlchemyOperationalError)
+
+
+def _domain_error(exc: ChatmemError) -> Response:
+    if isinstance(exc, NotFoundError):
+        return error(404, exc.message)
+    if isinstance(exc, BadRequestError):
+        return error(400, f"bad request: {exc.message}")
+    return error(400, exc.message)
+
+
+def error_response(exc: Exception, method: str, path: str) -> Response:
+    """The response for an exception a handler raised: the mapping below, for code that runs outside
+    FastAPI's exception handling (``chatmem.server.fast_append``)."""
+    if isinstance(exc, ChatmemError):
+        return _domain_error(exc)
+    if isinstance(exc, _DATABASE_UNAVAILABLE):
+        return _unavailable(exc, method, path)
+    log.error("unhandled error on %s %s", method, path, exc_info=exc)
+    return error(500, "internal server error")
+
+
+def _unavailable(exc: Exception, method: str, path: str) -> Response:
+    log.warning("database unavailable on %s %s: %s", method, path, exc)
+    return error(503, "the database is unavailable; retry the request")
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ChatmemError)
     async def _domain(_request: Request, exc: ChatmemError) -> Response:
-        if isinstance(exc, NotFoundError):
-            return error(404, exc.message)
-        if isinstance(exc, BadRequestError):
-            return error(400, f"bad request: {exc.message}")
-        return error(400, exc.message)
+        return _domain_error(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> Response:
@@ -55,10 +78,9 @@ def install_error_handlers(app: FastAPI) -> None:
     # connection is dropped from the pool. (Handled here rather than by the catch-all below, which
     # would also close the client's keep-alive connection.)
     async def _database_unavailable(request: Request, exc: Exception) -> Response:
-        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
-        return error(503, "the database is unavailable; retry the request")
+        return _unavailable(exc, request.method, request.url.path)
 
-    for operational in (psycopg.OperationalError, sqlite3.OperationalError, SQLAlchemyOperationalError):
+    for operational in _DATABASE_UNAVAILABLE:
         app.add_exception_handler(operational, _database_unavailable)
 
     @app.exception_handler(Exception)

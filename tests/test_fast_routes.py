@@ -1,0 +1,151 @@
+"""The fast path of GET and POST memory answers well-formed requests itself and leaves everything else
+to the app.
+
+Through the server the whole suite exercises it (every memory request goes through it first); here
+it is called directly, to see which requests it answers and that the ones it declines changed nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import psycopg
+import pytest
+from starlette.types import Message
+
+from chatmem.config import Settings
+from chatmem.memory.errors import NotFoundError
+from chatmem.memory.messages import list_messages
+from chatmem.memory.sessions import get_session
+from chatmem.server.fast_routes import FastRoutes
+from chatmem.store import Database, migrated_database
+from tests.support import database_url
+
+
+@pytest.fixture
+def db(backend: str, tmp_path: Path) -> Iterator[Database]:
+    with database_url(backend, tmp_path) as url, migrated_database(url) as database:
+        yield database
+
+
+Answer = tuple[bool, int | None, bytes]
+
+
+def post(db: Database, path: str, body: bytes, *, method: str = "POST", query: bytes = b"") -> Answer:
+    """Call the fast path as the transport middleware does: (handled, status, response body)."""
+    scope = {"type": "http", "method": method, "path": path, "query_string": query}
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    async def call() -> bool:
+        try:
+            return await FastRoutes(db, Settings(message_window=3))(scope, body, send)
+        finally:
+            await db.aclose()
+
+    handled = asyncio.run(call())
+    status = next((m["status"] for m in sent if m["type"] == "http.response.start"), None)
+    return handled, status, b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+
+
+def stored(db: Database, session_id: str) -> list[str] | None:
+    """The session's messages, None when the session does not exist."""
+    try:
+        get_session(db, session_id)
+    except NotFoundError:
+        return None
+    return [m.content for m in list_messages(db, session_id, limit=100, page=1).messages]
+
+
+def body(*contents: str, **extra: Any) -> bytes:
+    return orjson.dumps({"messages": [{"role": "user", "content": c, **extra} for c in contents]})
+
+
+def test_a_well_formed_append_is_answered_and_stored(db: Database) -> None:
+    assert post(db, "/api/v1/sessions/s1/memory", body("one", "two")) == (True, 200, b"OK")
+    assert post(db, "/api/v1/sessions/s1/memory", body("three", metadata={"k": 1})) == (True, 200, b"OK")
+    assert stored(db, "s1") == ["one", "two", "three"]
+
+
+def test_an_encoded_slash_stays_inside_the_session_id(db: Database) -> None:
+    assert post(db, "/api/v1/sessions/a%2Fb%25c/memory", body("hi"))[0]
+    assert stored(db, "a/b%c") == ["hi"]
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        b"",
+        b"not json",
+        b"[]",
+        b'{"messages": "many"}',
+        b'{"messages": [{"role": "user"}]}',
+        b'{"messages": [{"role": "user", "content": "x", "token_count": -1}]}',
+        b'{"messages": [{"role": "user", "content": "nul \\u0000 inside"}]}',
+        b'{"messages": [{"role": "user", "content": "x", "uuid": "not-a-uuid"}]}',
+    ],
+    ids=[
+        "empty",
+        "not-json",
+        "array",
+        "messages-not-a-list",
+        "no-content",
+        "negative-tokens",
+        "nul",
+        "bad-uuid",
+    ],
+)
+def test_a_body_it_does_not_accept_is_left_to_the_app_and_changes_nothing(db: Database, sent: bytes) -> None:
+    assert post(db, "/api/v1/sessions/s1/memory", sent) == (False, None, b"")
+    assert stored(db, "s1") is None
+
+
+def test_other_requests_are_left_to_the_app(db: Database) -> None:
+    assert post(db, "/api/v1/sessions/s1/memory", body("x"), method="PUT")[0] is False
+    assert post(db, "/api/v1/sessions/s1/messages", body("x"))[0] is False
+    assert post(db, "/api/v1/sessions", b'{"session_id": "s1"}')[0] is False
+    assert post(db, "/api/v1/sessions/" + "x" * 5000 + "/memory", body("x"))[0] is False  # id too long
+    assert stored(db, "s1") is None
+
+
+def test_an_unavailable_database_is_a_503_with_a_json_message(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def unavailable(plan: object) -> None:
+        raise psycopg.OperationalError("connection refused")
+
+    monkeypatch.setattr(db, "awrite_plan", unavailable)
+    handled, status, answer = post(db, "/api/v1/sessions/s1/memory", body("x"))
+    assert (handled, status) == (True, 503)
+    assert orjson.loads(answer) == {"message": "the database is unavailable; retry the request"}
+
+
+def get(db: Database, session_id: str, query: bytes = b"") -> Answer:
+    return post(db, f"/api/v1/sessions/{session_id}/memory", b"", method="GET", query=query)
+
+
+def contents(answer: Answer) -> list[str]:
+    return [m["content"] for m in orjson.loads(answer[2])["messages"]]
+
+
+def test_get_memory_is_answered_with_the_window_or_the_last_n(db: Database) -> None:
+    post(db, "/api/v1/sessions/s1/memory", body("1", "2", "3", "4", "5"))
+    answer = get(db, "s1")
+    assert answer[:2] == (True, 200)
+    assert contents(answer) == ["3", "4", "5"]  # the configured window
+    assert orjson.loads(answer[2])["summary"]["content"] == ""
+    assert contents(get(db, "s1", b"lastn=2")) == ["4", "5"]
+    assert contents(get(db, "s1", b"lastn=")) == ["3", "4", "5"]
+    assert contents(get(db, "s1", b"lastn=9&lastn=1&other=x")) == ["5"]  # the last value wins, as in FastAPI
+    assert contents(get(db, "unknown")) == []
+
+
+@pytest.mark.parametrize("query", [b"lastn=-1", b"lastn=two", b"lastn=1.5"])
+def test_get_memory_with_a_bad_lastn_is_left_to_the_app(db: Database, query: bytes) -> None:
+    assert get(db, "s1", query) == (False, None, b"")
