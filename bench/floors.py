@@ -1,10 +1,12 @@
 """The two HTTP floors, each served by uvicorn exactly as ``chatmem serve`` serves chatmem.
 
 (1) ``noop``: FastAPI with chatmem's settings, middleware and response class, answering chatmem's
-    routes with canned bodies and doing no work: the cost of the HTTP stack alone.
+    routes with canned bodies and doing no work: the cost of the HTTP stack alone. GET and POST
+    memory are answered in front of FastAPI, as chatmem's fast path answers them.
 (2) ``asgi``: a framework-free ASGI callable doing chatmem's SQL (``bench.rawsql``) on the same
-    database in worker threads (as Starlette runs chatmem's sync routes): the cost of the work with
-    the thinnest possible server around it.
+    database in worker threads (as Starlette runs chatmem's sync routes), GET and POST memory on
+    PostgreSQL on psycopg's async driver on the event loop (as chatmem runs them): the cost of the
+    work with the thinnest possible server around it.
 
 Run: ``python -m bench.floors noop|asgi --port N --workers N`` with ``BENCH_DB_URL`` set.
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, unquote
@@ -72,8 +75,22 @@ def noop_app() -> FastAPI:
     def list_messages(session_id: str) -> JSON:
         return JSON({"messages": [], "total_count": 0, "row_count": 0})
 
-    app.add_middleware(ZepTransportMiddleware, max_body_size=5 * 1024 * 1024)
+    app.add_middleware(ZepTransportMiddleware, max_body_size=5 * 1024 * 1024, fast=_canned_memory)
     return app
+
+
+_MEMORY_PATH = re.compile(r"/api/v1/sessions/[^/]+/memory")
+
+
+async def _canned_memory(scope: Scope, body: bytes, send: Send) -> bool:
+    """chatmem's ``FastRoutes`` doing no work: GET and POST memory answered before FastAPI."""
+    if scope["method"] not in ("GET", "POST") or not _MEMORY_PATH.fullmatch(scope["path"]):
+        return False
+    if scope["method"] == "GET":
+        await _respond(send, 200, _CANNED_MEMORY, b"application/json")
+    else:
+        await _respond(send, 200, b"OK", b"text/plain; charset=utf-8")
+    return True
 
 
 Handler = Callable[[RawStore, str, dict[str, list[str]], Any], tuple[int, Any]]
@@ -152,7 +169,17 @@ class RawAsgiApp:
             await _respond(send, 404, b'{"message":"not found"}', b"application/json")
             return
         chosen = handler
-        status, payload = await anyio.to_thread.run_sync(lambda: chosen(self.store, sid, query, body))
+        if chosen is _memory and not self.store.sqlite:
+            # chatmem serves GET and POST memory on PostgreSQL's async driver: so does its floor.
+            status, payload = 200, None
+            if body is None:
+                payload = await self.store.apg_recent(sid, _int(query, "lastn", 12))
+            else:
+                await self.store.apg_append(
+                    sid, [(m["role"], m["content"]) for m in body.get("messages") or ()]
+                )
+        else:
+            status, payload = await anyio.to_thread.run_sync(lambda: chosen(self.store, sid, query, body))
         if payload is None:
             await _respond(send, status, b"OK", b"text/plain; charset=utf-8")
         else:

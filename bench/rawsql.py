@@ -9,6 +9,7 @@ Values are written in the formats SQLAlchemy uses, so chatmem reads what the flo
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import sqlite3
 import threading
@@ -21,8 +22,10 @@ import orjson
 import psycopg
 import sqlalchemy as sa
 from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 
+from chatmem.config import Settings
 from chatmem.memory.messages import append_statement, recent_statement
 
 Row = tuple[Any, ...]
@@ -69,6 +72,7 @@ class RawStore:
         self._local = threading.local()
         self._write_lock = threading.Lock()
         self._p = "?" if self.sqlite else "%s"
+        self._opening: asyncio.Future[AsyncConnectionPool[Any]] | None = None
 
     # -- connections and transactions ------------------------------------------------------------
 
@@ -202,7 +206,10 @@ class RawStore:
 
     def _pg_append(self, session_id: str, messages: Sequence[tuple[str, str]]) -> None:
         """chatmem's one-statement append on PostgreSQL: its SQL text, values bound by psycopg."""
-        params = {
+        self._connection().execute(_PG_APPEND.sql, self._pg_append_params(session_id, messages))
+
+    def _pg_append_params(self, session_id: str, messages: Sequence[tuple[str, str]]) -> dict[str, Any]:
+        return {
             **_PG_APPEND.defaults,
             "session_id": session_id,
             "uuid": uuid.uuid4(),
@@ -213,20 +220,51 @@ class RawStore:
                 [{"role": role, "content": content, "token_count": 0} for role, content in messages]
             ).decode(),
         }
-        self._connection().execute(_PG_APPEND.sql, params)
 
     def _pg_recent(self, session_id: str, limit: int) -> JsonObject:
         """chatmem's one-statement GET memory on PostgreSQL."""
-        params = {
-            **_PG_RECENT.defaults,
-            "session_id": session_id,
-            "whatever_the_summary": True,
-            "limit": limit,
-        }
-        rows = self._connection().execute(_PG_RECENT.sql, params).fetchall()
+        rows = (
+            self._connection().execute(_PG_RECENT.sql, self._pg_recent_params(session_id, limit)).fetchall()
+        )
+        return self._pg_recent_json(rows)
+
+    def _pg_recent_params(self, session_id: str, limit: int) -> dict[str, Any]:
+        return {**_PG_RECENT.defaults, "session_id": session_id, "whatever_the_summary": True, "limit": limit}
+
+    def _pg_recent_json(self, rows: Sequence[Row]) -> JsonObject:
         width = len(rows[0]) - 7 if rows else 0
         found = [self.message_json(row[width:]) for row in reversed(rows) if row[width] is not None]
         return {"messages": found, "summary": ZERO_SUMMARY}
+
+    # -- PostgreSQL on psycopg's async driver, on the event loop (floor 2's GET and POST memory, as
+    # chatmem serves them: no thread hop) ----------------------------------------------------------
+
+    async def apg_append(self, session_id: str, messages: Sequence[tuple[str, str]]) -> None:
+        async with (await self._async_pool()).connection() as conn:
+            await conn.execute(_PG_APPEND.sql, self._pg_append_params(session_id, messages))
+
+    async def apg_recent(self, session_id: str, limit: int) -> JsonObject:
+        async with (await self._async_pool()).connection() as conn:
+            cursor = await conn.execute(_PG_RECENT.sql, self._pg_recent_params(session_id, limit))
+            rows = await cursor.fetchall()
+        return self._pg_recent_json(rows)
+
+    async def _async_pool(self) -> AsyncConnectionPool[Any]:
+        if self._opening is None:
+            self._opening = asyncio.ensure_future(self._open_async_pool())
+        return await self._opening
+
+    async def _open_async_pool(self) -> AsyncConnectionPool[Any]:
+        # chatmem's default pool size (CHATMEM_DB_POOL_SIZE).
+        pool = AsyncConnectionPool(
+            self._conninfo,
+            min_size=1,
+            max_size=Settings().db_pool_size,
+            kwargs={"autocommit": True},
+            open=False,
+        )
+        await pool.open()
+        return pool
 
     def recent(self, session_id: str, limit: int) -> JsonObject:
         if not self.sqlite:
