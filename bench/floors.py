@@ -24,9 +24,10 @@ import anyio.to_thread
 import orjson
 from fastapi import FastAPI, Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bench.rawsql import ZERO_SUMMARY, RawStore
+from chatmem.server.app import ChatmemApp
 from chatmem.server.middleware import ZepTransportMiddleware
 from chatmem.server.responses import JSON
 
@@ -45,7 +46,13 @@ _CANNED_MEMORY = orjson.dumps({"messages": [], "summary": ZERO_SUMMARY})
 
 def noop_app() -> FastAPI:
     """Floor (1): the same FastAPI stack, same routes, no work."""
-    app = FastAPI(default_response_class=JSON, redirect_slashes=False, strict_content_type=False)
+
+    def transport(inner: ASGIApp) -> ASGIApp:
+        return ZepTransportMiddleware(inner, max_body_size=5 * 1024 * 1024, fast=_canned_memory)
+
+    app = ChatmemApp(
+        transport=transport, default_response_class=JSON, redirect_slashes=False, strict_content_type=False
+    )
 
     @app.get("/healthz")
     def healthz() -> PlainTextResponse:
@@ -75,7 +82,6 @@ def noop_app() -> FastAPI:
     def list_messages(session_id: str) -> JSON:
         return JSON({"messages": [], "total_count": 0, "row_count": 0})
 
-    app.add_middleware(ZepTransportMiddleware, max_body_size=5 * 1024 * 1024, fast=_canned_memory)
     return app
 
 
