@@ -46,7 +46,7 @@ def _domain_error(exc: ChatmemError) -> Response:
 
 def error_response(exc: Exception, method: str, path: str) -> Response:
     """The response for an exception a handler raised: the mapping below, for code that runs outside
-    FastAPI's exception handling (``chatmem.server.fast_append``)."""
+    FastAPI's exception handling (``chatmem.server.fast_routes``)."""
     if isinstance(exc, ChatmemError):
         return _domain_error(exc)
     if isinstance(exc, _DATABASE_UNAVAILABLE):
