@@ -45,8 +45,8 @@ def _domain_error(exc: ChatmemError) -> Response:
 
 
 def error_response(exc: Exception, method: str, path: str) -> Response:
-    """The response for an exception a handler raised: the mapping below, for code that runs outside
-    FastAPI's exception handling (``chatmem.server.fast_routes``)."""
+    """The response for an exception a handler raised: the app's exception handlers and the fast path
+    (``chatmem.server.fast_routes``), which runs outside them, both answer with this."""
     if isinstance(exc, ChatmemError):
         return _domain_error(exc)
     if isinstance(exc, _DATABASE_UNAVAILABLE):
@@ -61,9 +61,10 @@ def _unavailable(exc: Exception, method: str, path: str) -> Response:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(ChatmemError)
-    async def _domain(_request: Request, exc: ChatmemError) -> Response:
-        return _domain_error(exc)
+    async def _mapped(request: Request, exc: Exception) -> Response:
+        return error_response(exc, request.method, request.url.path)
+
+    app.add_exception_handler(ChatmemError, _mapped)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> Response:
@@ -75,15 +76,9 @@ def install_error_handlers(app: FastAPI) -> None:
         return error(exc.status_code, message)
 
     # The database went away or stayed busy past the timeout: the request can be retried, and the
-    # connection is dropped from the pool. (Handled here rather than by the catch-all below, which
-    # would also close the client's keep-alive connection.)
-    async def _database_unavailable(request: Request, exc: Exception) -> Response:
-        return _unavailable(exc, request.method, request.url.path)
-
+    # connection is dropped from the pool. (Registered per class rather than left to the catch-all
+    # below, which would also close the client's keep-alive connection.)
     for operational in _DATABASE_UNAVAILABLE:
-        app.add_exception_handler(operational, _database_unavailable)
+        app.add_exception_handler(operational, _mapped)
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return error(500, "internal server error")
+    app.add_exception_handler(Exception, _mapped)
