@@ -110,8 +110,12 @@ def _int(query: dict[str, list[str]], name: str, default: int) -> int:
 def _memory(store: RawStore, sid: str, query: dict[str, list[str]], body: Any) -> tuple[int, Any]:
     if body is None:
         return 200, store.recent(sid, _int(query, "lastn", 12))
-    store.append(sid, [(m["role"], m["content"]) for m in body.get("messages") or ()])
+    store.append(sid, _new_messages(body))
     return 200, None
+
+
+def _new_messages(body: Any) -> list[tuple[str, str]]:
+    return [(m["role"], m["content"]) for m in body.get("messages") or ()]
 
 
 def _session(store: RawStore, sid: str, query: dict[str, list[str]], body: Any) -> tuple[int, Any]:
@@ -181,9 +185,7 @@ class RawAsgiApp:
             if body is None:
                 payload = await self.store.apg_recent(sid, _int(query, "lastn", 12))
             else:
-                await self.store.apg_append(
-                    sid, [(m["role"], m["content"]) for m in body.get("messages") or ()]
-                )
+                await self.store.apg_append(sid, _new_messages(body))
         else:
             status, payload = await anyio.to_thread.run_sync(lambda: chosen(self.store, sid, query, body))
         if payload is None:

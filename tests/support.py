@@ -16,7 +16,7 @@ import uvicorn
 
 from chatmem.config import Settings
 from chatmem.server import create_app
-from chatmem.store import Database, migrate
+from chatmem.store import Database, migrate, migrated_database
 
 # The PostgreSQL server tests create their databases on (trust auth on the CI machine).
 PG_ADMIN_URL = os.environ.get("CHATMEM_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -31,6 +31,13 @@ def database_url(backend: str, tmp_dir: Path) -> Iterator[str]:
         return
     with postgres_database(PG_ADMIN_URL) as url:
         yield url
+
+
+@contextmanager
+def migrated(backend: str, tmp_dir: Path) -> Iterator[Database]:
+    """A ``Database`` on an empty database of ``backend`` with the schema at head, dropped afterwards."""
+    with database_url(backend, tmp_dir) as url, migrated_database(url) as db:
+        yield db
 
 
 @contextmanager

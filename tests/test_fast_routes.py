@@ -22,20 +22,20 @@ from chatmem.memory.errors import NotFoundError
 from chatmem.memory.messages import list_messages
 from chatmem.memory.sessions import get_session
 from chatmem.server.fast_routes import FastRoutes
-from chatmem.store import Database, migrated_database
-from tests.support import database_url
+from chatmem.store import Database
+from tests.support import migrated
 
 
 @pytest.fixture
 def db(backend: str, tmp_path: Path) -> Iterator[Database]:
-    with database_url(backend, tmp_path) as url, migrated_database(url) as database:
+    with migrated(backend, tmp_path) as database:
         yield database
 
 
 Answer = tuple[bool, int | None, bytes]
 
 
-def post(db: Database, path: str, body: bytes, *, method: str = "POST", query: bytes = b"") -> Answer:
+def call(db: Database, path: str, body: bytes, *, method: str = "POST", query: bytes = b"") -> Answer:
     """Call the fast path as the transport middleware does: (handled, status, response body)."""
     scope = {"type": "http", "method": method, "path": path, "query_string": query}
     sent: list[Message] = []
@@ -68,13 +68,13 @@ def body(*contents: str, **extra: Any) -> bytes:
 
 
 def test_a_well_formed_append_is_answered_and_stored(db: Database) -> None:
-    assert post(db, "/api/v1/sessions/s1/memory", body("one", "two")) == (True, 200, b"OK")
-    assert post(db, "/api/v1/sessions/s1/memory", body("three", metadata={"k": 1})) == (True, 200, b"OK")
+    assert call(db, "/api/v1/sessions/s1/memory", body("one", "two")) == (True, 200, b"OK")
+    assert call(db, "/api/v1/sessions/s1/memory", body("three", metadata={"k": 1})) == (True, 200, b"OK")
     assert stored(db, "s1") == ["one", "two", "three"]
 
 
 def test_an_encoded_slash_stays_inside_the_session_id(db: Database) -> None:
-    assert post(db, "/api/v1/sessions/a%2Fb%25c/memory", body("hi"))[0]
+    assert call(db, "/api/v1/sessions/a%2Fb%25c/memory", body("hi"))[0]
     assert stored(db, "a/b%c") == ["hi"]
 
 
@@ -102,15 +102,15 @@ def test_an_encoded_slash_stays_inside_the_session_id(db: Database) -> None:
     ],
 )
 def test_a_body_it_does_not_accept_is_left_to_the_app_and_changes_nothing(db: Database, sent: bytes) -> None:
-    assert post(db, "/api/v1/sessions/s1/memory", sent) == (False, None, b"")
+    assert call(db, "/api/v1/sessions/s1/memory", sent) == (False, None, b"")
     assert stored(db, "s1") is None
 
 
 def test_other_requests_are_left_to_the_app(db: Database) -> None:
-    assert post(db, "/api/v1/sessions/s1/memory", body("x"), method="PUT")[0] is False
-    assert post(db, "/api/v1/sessions/s1/messages", body("x"))[0] is False
-    assert post(db, "/api/v1/sessions", b'{"session_id": "s1"}')[0] is False
-    assert post(db, "/api/v1/sessions/" + "x" * 5000 + "/memory", body("x"))[0] is False  # id too long
+    assert call(db, "/api/v1/sessions/s1/memory", body("x"), method="PUT")[0] is False
+    assert call(db, "/api/v1/sessions/s1/messages", body("x"))[0] is False
+    assert call(db, "/api/v1/sessions", b'{"session_id": "s1"}')[0] is False
+    assert call(db, "/api/v1/sessions/" + "x" * 5000 + "/memory", body("x"))[0] is False  # id too long
     assert stored(db, "s1") is None
 
 
@@ -121,13 +121,13 @@ def test_an_unavailable_database_is_a_503_with_a_json_message(
         raise psycopg.OperationalError("connection refused")
 
     monkeypatch.setattr(db, "awrite_plan", unavailable)
-    handled, status, answer = post(db, "/api/v1/sessions/s1/memory", body("x"))
+    handled, status, answer = call(db, "/api/v1/sessions/s1/memory", body("x"))
     assert (handled, status) == (True, 503)
     assert orjson.loads(answer) == {"message": "the database is unavailable; retry the request"}
 
 
 def get(db: Database, session_id: str, query: bytes = b"") -> Answer:
-    return post(db, f"/api/v1/sessions/{session_id}/memory", b"", method="GET", query=query)
+    return call(db, f"/api/v1/sessions/{session_id}/memory", b"", method="GET", query=query)
 
 
 def contents(answer: Answer) -> list[str]:
@@ -135,7 +135,7 @@ def contents(answer: Answer) -> list[str]:
 
 
 def test_get_memory_is_answered_with_the_window_or_the_last_n(db: Database) -> None:
-    post(db, "/api/v1/sessions/s1/memory", body("1", "2", "3", "4", "5"))
+    call(db, "/api/v1/sessions/s1/memory", body("1", "2", "3", "4", "5"))
     answer = get(db, "s1")
     assert answer[:2] == (True, 200)
     assert contents(answer) == ["3", "4", "5"]  # the configured window

@@ -4,8 +4,6 @@ PostgreSQL, on the async one, with the same results."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -13,10 +11,10 @@ import sqlalchemy as sa
 
 from chatmem.memory.messages import add_messages
 from chatmem.memory.records import NewMessage
-from chatmem.store import Database, migrated_database
+from chatmem.store import Database
 from chatmem.store.prepared import Prepared, ReadPlan, WritePlan, statement, statement_alone
 from chatmem.store.tables import messages, sessions
-from tests.support import database_url
+from tests.support import migrated
 
 _session_pk = Prepared(sa.select(sessions.c.id).where(sessions.c.session_id == sa.bindparam("session_id")))
 _contents = Prepared(
@@ -27,12 +25,6 @@ _rename = Prepared(
     .where(messages.c.session_pk == sa.bindparam("pk"))
     .values(content=sa.bindparam("text"))
 )
-
-
-@contextmanager
-def database(backend: str, tmp_path: Path) -> Iterator[Database]:
-    with database_url(backend, tmp_path) as url, migrated_database(url) as db:
-        yield db
 
 
 def contents_of(session_id: str) -> ReadPlan[list[str] | None]:
@@ -64,7 +56,7 @@ async def on_async_driver(db: Database, plan: ReadPlan[list[str] | None]) -> lis
 def test_a_read_plan_gives_the_same_result_on_the_sync_and_async_drivers(
     backend: str, tmp_path: Path
 ) -> None:
-    with database(backend, tmp_path) as db:
+    with migrated(backend, tmp_path) as db:
         add_messages(db, "s", [NewMessage(role="human", content="one"), NewMessage(role="ai", content="two")])
         assert db.read_plan(contents_of("s")) == ["one", "two"]
         assert asyncio.run(on_async_driver(db, contents_of("s"))) == ["one", "two"]
@@ -72,7 +64,7 @@ def test_a_read_plan_gives_the_same_result_on_the_sync_and_async_drivers(
 
 
 def test_a_write_plan_that_fails_midway_changes_nothing(backend: str, tmp_path: Path) -> None:
-    with database(backend, tmp_path) as db:
+    with migrated(backend, tmp_path) as db:
         add_messages(db, "s", [NewMessage(role="human", content="one")])
         with pytest.raises(ValueError, match="after the update"):
             db.write_plan(rename_then_fail("s"))
@@ -89,7 +81,7 @@ def test_a_write_plan_that_fails_midway_changes_nothing(backend: str, tmp_path: 
 
 
 def test_a_statement_that_runs_alone_must_be_the_whole_plan(backend: str, tmp_path: Path) -> None:
-    with database(backend, tmp_path) as db:
+    with migrated(backend, tmp_path) as db:
         add_messages(db, "s", [NewMessage(role="human", content="one")])
         with pytest.raises(RuntimeError, match="runs alone"):
             db.write_plan(alone_then_more("s"))
