@@ -43,13 +43,13 @@ def call(db: Database, path: str, body: bytes, *, method: str = "POST", query: b
     async def send(message: Message) -> None:
         sent.append(message)
 
-    async def call() -> bool:
+    async def run() -> bool:
         try:
             return await FastRoutes(db, Settings(message_window=3))(scope, body, send)
         finally:
             await db.aclose()
 
-    handled = asyncio.run(call())
+    handled = asyncio.run(run())
     status = next((m["status"] for m in sent if m["type"] == "http.response.start"), None)
     return handled, status, b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
 
