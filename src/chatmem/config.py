@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -40,10 +40,40 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=8, ge=1, description="PostgreSQL connections per server process")
     log_level: str = "info"
 
+    # --- Access (docs/security.md) ----------------------------------------------------------------------
+    auth: Literal["off", "on"] = Field(
+        default="off",
+        description="on: every /api/v1 request needs an API key or a JWT; off: everything is the default "
+        "tenant (allowed only on a loopback address)",
+    )
+    auth_jwt_secret: SecretStr = Field(
+        default=SecretStr(""),
+        description="HS256 secret of Zep-style JWTs (Zep's ZEP_AUTH_SECRET); empty: no JWTs",
+    )
+    cors_origins: str = Field(
+        default="",
+        description="comma-separated origins browsers may call from ('*' for any); empty: CORS off",
+    )
+    dangerously_allow_public_without_auth: bool = Field(
+        default=False, description="let `chatmem serve` listen on a non-loopback address with auth off"
+    )
+
     @field_validator("log_level")
     @classmethod
     def _lower(cls, value: str) -> str:
         return value.lower()
+
+    @field_validator("auth", mode="before")
+    @classmethod
+    def _auth_mode(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @property
+    def auth_on(self) -> bool:
+        return self.auth == "on"
+
+    def cors_origin_list(self) -> list[str]:
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -7,19 +7,21 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp
 
 from chatmem.config import Settings, get_settings
 from chatmem.enrich.worker import WorkerPool
 from chatmem.search.service import Searcher
 from chatmem.search.vectors import single_threaded_blas
+from chatmem.server.auth import Authenticator, AuthMiddleware
 from chatmem.server.errors import install_error_handlers
 from chatmem.server.fast_routes import FastRoutes
 from chatmem.server.middleware import ZepTransportMiddleware
 from chatmem.server.purger import PeriodicPurge
 from chatmem.server.responses import JSON
+from chatmem.server.routes import admin, health, memory, messages, search, sessions, users
 from chatmem.server.routes import enrichment as enrichment_routes
-from chatmem.server.routes import health, memory, messages, search, sessions, users
 from chatmem.store import Database
 from chatmem.version import __version__
 
@@ -57,6 +59,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         try:
             yield
         finally:
+            if authenticator is not None:
+                await authenticator.flush_last_used()
             enrichment.stop()
             purger.stop()
             # The async read pool lives on this server's event loop, whoever owns the database.
@@ -64,9 +68,28 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             if owns_db:
                 database.dispose()
 
+    authenticator = (
+        Authenticator(database, jwt_secret=settings.auth_jwt_secret.get_secret_value())
+        if settings.auth_on
+        else None
+    )
+
     def transport(inner: ASGIApp) -> ASGIApp:
         fast = FastRoutes(database, settings)
-        return ZepTransportMiddleware(inner, max_body_size=settings.max_request_size, fast=fast)
+        # Auth in front of the fast path, so no request reaches a route unauthenticated.
+        outer: ASGIApp = AuthMiddleware(
+            ZepTransportMiddleware(inner, max_body_size=settings.max_request_size, fast=fast), authenticator
+        )
+        origins = settings.cors_origin_list()
+        if origins:
+            outer = CORSMiddleware(
+                outer,
+                allow_origins=origins,
+                allow_methods=["GET", "POST", "PATCH", "DELETE"],
+                allow_headers=["Authorization", "Content-Type"],
+                expose_headers=["X-Next-Cursor", "Link", "X-Zep-Version"],
+            )
+        return outer
 
     app = ChatmemApp(
         transport=transport,
@@ -83,6 +106,6 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.db = database
     app.state.searcher = searcher
     install_error_handlers(app)
-    for module in (health, sessions, memory, messages, users, enrichment_routes, search):
+    for module in (health, sessions, memory, messages, users, enrichment_routes, search, admin):
         app.include_router(module.router)
     return app

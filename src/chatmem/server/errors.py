@@ -12,7 +12,7 @@ from sqlalchemy.exc import OperationalError as SQLAlchemyOperationalError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from chatmem.memory.errors import BadRequestError, ChatmemError, NotFoundError
+from chatmem.memory.errors import BadRequestError, ChatmemError, ForbiddenError, NotFoundError
 from chatmem.server.responses import error
 
 log = logging.getLogger("chatmem.server")
@@ -39,6 +39,8 @@ _DATABASE_UNAVAILABLE = (psycopg.OperationalError, sqlite3.OperationalError, SQL
 def _domain_error(exc: ChatmemError) -> Response:
     if isinstance(exc, NotFoundError):
         return error(404, exc.message)
+    if isinstance(exc, ForbiddenError):
+        return error(403, exc.message)
     if isinstance(exc, BadRequestError):
         return error(400, f"bad request: {exc.message}")
     return error(400, exc.message)

@@ -228,3 +228,47 @@ def include_name(name: str | None, type_: str, _parent_names: Any) -> bool:
     if type_ == "column":
         return name not in SEARCH_COLUMNS
     return True
+
+
+# --- Access (issue 11): tenants, API keys, and the revision that tells servers to drop cached keys. -----
+
+tenants = sa.Table(
+    "tenants",
+    metadata_obj,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    # A deleted tenant's keys stop working at once; creating the name again revives it, empty.
+    sa.Column("deleted_at", UTCDateTime),
+    sa.UniqueConstraint("name"),
+    sqlite_autoincrement=True,
+)
+# Migration 0006 creates this row; with auth off every request acts in it.
+DEFAULT_TENANT_ID = 1
+DEFAULT_TENANT = "default"
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata_obj,
+    # The public half of a key (``cmk_<id>_<secret>``): found before the tenant is known, so it leads.
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("tenant_id", sa.BigInteger, sa.ForeignKey("tenants.id"), nullable=False),
+    sa.Column("name", sa.Text),
+    sa.Column("role", sa.Text, nullable=False),
+    # SHA-256 of the whole key; the key itself is never stored.
+    sa.Column("secret_hash", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("revoked_at", UTCDateTime),
+    # Written in batches by the servers (server/auth.py), not on every request.
+    sa.Column("last_used_at", UTCDateTime),
+    sa.Index("ix_api_keys_tenant_id_created_at", "tenant_id", "created_at"),
+)
+
+# One row. Every change that must reach the servers' key caches (a revoked key, a deleted tenant)
+# bumps ``revision`` in its own transaction; each server polls it and drops its cache when it moved.
+auth_revision = sa.Table(
+    "auth_revision",
+    metadata_obj,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("revision", sa.BigInteger, nullable=False),
+)
