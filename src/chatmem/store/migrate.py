@@ -27,11 +27,23 @@ def migrate(db: Database, revision: str = "head") -> None:
     config = alembic_config()
     # One transaction: on SQLite it holds the write lock (BEGIN IMMEDIATE), on PostgreSQL an
     # advisory lock, so concurrent starters apply each migration exactly once.
-    with db.engine.begin() as conn:
-        if not db.is_sqlite:
-            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_MIGRATION_LOCK})")
-        config.attributes["connection"] = conn
-        command.upgrade(config, revision)
+    with db.engine.connect() as conn:
+        if db.is_sqlite:
+            # A migration that rebuilds a table (0006) drops the old one, which with foreign keys on
+            # deletes every row that references it. SQLite only honours this pragma outside a
+            # transaction, hence on the raw connection before SQLAlchemy begins one.
+            conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+        try:
+            with conn.begin():
+                if not db.is_sqlite:
+                    conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_MIGRATION_LOCK})")
+                config.attributes["connection"] = conn
+                command.upgrade(config, revision)
+                if db.is_sqlite and conn.exec_driver_sql("PRAGMA foreign_key_check").first() is not None:
+                    raise RuntimeError("the migration left rows whose foreign keys point nowhere")
+        finally:
+            if db.is_sqlite:
+                conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
 
 
 def current_revision(db: Database) -> str | None:
