@@ -30,7 +30,7 @@ from chatmem.enrich.worker import Worker, WorkerPool
 from chatmem.memory import messages as memory_messages
 from chatmem.memory.records import NewMessage
 from chatmem.store import Database, migrated_database
-from chatmem.store.prepared import Prepared
+from chatmem.store.prepared import Prepared, statement_many
 from chatmem.store.tables import enrich_jobs, message_embeddings, messages
 
 PG_ADMIN_URL = os.environ.get("CHATMEM_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -111,7 +111,8 @@ def write_path(backend: str, count: int, rounds: int) -> None:
         without_job = Prepared(memory_messages.build_append_statement(enqueue=False))
         with (
             fresh_database(backend) as db,
-            mock.patch.object(memory_messages, "enqueue_for_messages", return_value=None),
+            # An executemany of no rows: the step runs no statement.
+            mock.patch.object(memory_messages, "ingest_job", return_value=statement_many(without_job, [])),
             mock.patch.object(memory_messages, "append_statement", without_job),
         ):
             results["no enqueue (pre-enrichment code)"].append(appends_per_second(db, count, 50))

@@ -17,8 +17,8 @@ import psycopg
 import pytest
 from starlette.types import Message
 
+from chatmem.base.errors import NotFoundError
 from chatmem.config import Settings
-from chatmem.memory.errors import NotFoundError
 from chatmem.memory.messages import list_messages
 from chatmem.memory.sessions import get_session
 from chatmem.server.fast_routes import FastRoutes

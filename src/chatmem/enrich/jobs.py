@@ -10,14 +10,15 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from chatmem.base import clock
 from chatmem.config import Settings
 from chatmem.enrich import queue, tokens, vectors
 from chatmem.enrich.embedders import Embedder, make_embedder
-from chatmem.enrich.queue import Job, Kind
+from chatmem.enrich.queue import Job
 from chatmem.enrich.summaries import latest_summary, live_session
 from chatmem.enrich.summarizers import Summarizer, make_summarizer
-from chatmem.memory import clock
 from chatmem.store import Database
+from chatmem.store.jobs import Kind, State, job_row
 from chatmem.store.tables import (
     enrich_jobs,
     message_embeddings,
@@ -86,11 +87,9 @@ class Enricher:
                 )
             for session_pk, seqs in _by_session(live).items():
                 if self.embedder is not None:
-                    follow_ups.append(
-                        queue.job_row(session_pk, Kind.EMBED_MESSAGES, min(seqs), max(seqs), ts)
-                    )
+                    follow_ups.append(job_row(session_pk, Kind.EMBED_MESSAGES, min(seqs), max(seqs), ts))
                 if self.summarizer is not None and not _queued(conn, session_pk, Kind.SUMMARIZE):
-                    follow_ups.append(queue.job_row(session_pk, Kind.SUMMARIZE, min(seqs), max(seqs), ts))
+                    follow_ups.append(job_row(session_pk, Kind.SUMMARIZE, min(seqs), max(seqs), ts))
             queue.enqueue(conn, follow_ups)
             queue.complete(conn, jobs)
 
@@ -201,7 +200,7 @@ class Enricher:
                 )
             )
             if self.embedder is not None and self.settings.embed_summaries:
-                queue.enqueue(conn, [queue.job_row(session_pk, Kind.EMBED_SUMMARY, point.seq, point.seq, ts)])
+                queue.enqueue(conn, [job_row(session_pk, Kind.EMBED_SUMMARY, point.seq, point.seq, ts)])
         return True
 
     # --- summary embeddings ---------------------------------------------------------------------------
@@ -289,7 +288,7 @@ def _queued(conn: sa.Connection, session_pk: int, kind: Kind) -> bool:
             .where(
                 enrich_jobs.c.session_pk == session_pk,
                 enrich_jobs.c.kind == kind.value,
-                enrich_jobs.c.state == queue.State.QUEUED.value,
+                enrich_jobs.c.state == State.QUEUED.value,
             )
             .limit(1)
         ).first()

@@ -7,22 +7,12 @@ import sqlalchemy as sa
 
 from chatmem.store.tables import sessions, summaries
 
-SUMMARY_COLUMNS = (
-    summaries.c.point_seq,
-    summaries.c.uuid,
-    summaries.c.content,
-    summaries.c.recent_message_uuid,
-    summaries.c.token_count,
-    summaries.c.metadata,
-    summaries.c.created_at,
-)
-
 
 def latest_summary(conn: sa.Connection, session_pk: int, floor_seq: int) -> sa.RowMapping | None:
-    """The newest live summary of a session (the one with the highest point)."""
+    """``point_seq`` and ``content`` of the newest live summary of a session (the highest point)."""
     return (
         conn.execute(
-            sa.select(*SUMMARY_COLUMNS)
+            sa.select(summaries.c.point_seq, summaries.c.content)
             .where(summaries.c.session_pk == session_pk, summaries.c.point_seq > floor_seq)
             .order_by(summaries.c.point_seq.desc())
             .limit(1)

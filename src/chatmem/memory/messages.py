@@ -9,15 +9,15 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from chatmem.enrich.queue import enqueue_for_messages, ingest_job_from
-from chatmem.memory import clock
-from chatmem.memory.errors import BadRequestError, NotFoundError
-from chatmem.memory.metadata import JsonObject, checked_patch, merge_patch
+from chatmem.base import clock
+from chatmem.base.errors import BadRequestError, NotFoundError
+from chatmem.base.json import JsonObject, json_text
+from chatmem.memory.metadata import checked_patch, merge_patch
 from chatmem.memory.paging import NO_LIMIT
-from chatmem.memory.records import MemoryRecord, MessagePage, MessageRecord, NewMessage, SummaryRecord
+from chatmem.memory.records import MemoryRecord, MessagePage, NewMessage
 from chatmem.memory.validation import check_id, check_json, check_text
 from chatmem.store import Database
-from chatmem.store.database import json_text
+from chatmem.store.jobs import ingest_job, ingest_job_from
 from chatmem.store.prepared import (
     Prepared,
     ReadPlan,
@@ -26,17 +26,9 @@ from chatmem.store.prepared import (
     statement_alone,
     statement_many,
 )
+from chatmem.store.records import MESSAGE_COLUMNS, SUMMARY_COLUMNS, MessageRecord, SummaryRecord
 from chatmem.store.tables import UTCDateTime, Uuid, messages, sessions, summaries
 
-MESSAGE_COLUMNS = (
-    messages.c.uuid,
-    messages.c.role,
-    messages.c.content,
-    messages.c.metadata,
-    messages.c.token_count,
-    messages.c.created_at,
-    messages.c.updated_at,
-)
 _live_message_of_live_session = sa.and_(
     sessions.c.deleted_at.is_(None), messages.c.seq > sessions.c.floor_seq
 )
@@ -221,9 +213,7 @@ def _append(session_id: str, new: Sequence[NewMessage]) -> WritePlan[None]:
     if rows:
         yield statement_many(_insert_message, rows)
         # Background enrichment is queued in this same transaction, so no stored message is missed.
-        job = enqueue_for_messages(session_pk, [row["seq"] for row in rows])
-        if job is not None:
-            yield job
+        yield ingest_job(session_pk, rows[0]["seq"], rows[-1]["seq"], ts)
 
 
 _stored_uuid = Prepared(
@@ -259,12 +249,7 @@ _SESSION_AND_SUMMARY_COLUMNS = (
     sessions.c.id,
     sessions.c.floor_seq,
     summaries.c.point_seq,
-    summaries.c.recent_message_uuid,
-    summaries.c.uuid,
-    summaries.c.content,
-    summaries.c.token_count,
-    summaries.c.metadata,
-    summaries.c.created_at,
+    *SUMMARY_COLUMNS,
 )
 # The live session and its newest live summary (NULLs when it has none).
 _with_newest_summary = sessions.outerjoin(

@@ -8,7 +8,7 @@ from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
 
-from chatmem.memory.errors import BadRequestError
+from chatmem.base.errors import BadRequestError
 from chatmem.memory.records import Page
 from chatmem.store import Database
 from chatmem.store.prepared import Prepared

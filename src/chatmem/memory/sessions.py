@@ -7,25 +7,18 @@ import uuid
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from chatmem.memory import clock
-from chatmem.memory.errors import AlreadyExistsError, BadRequestError, NotFoundError
-from chatmem.memory.metadata import JsonObject, checked_patch, merge_patch
+from chatmem.base import clock
+from chatmem.base.errors import AlreadyExistsError, BadRequestError, NotFoundError
+from chatmem.base.json import JsonObject
+from chatmem.memory.metadata import checked_patch, merge_patch
 from chatmem.memory.paging import PageRequest, creation_ordered, fetch_page
-from chatmem.memory.records import Page, SessionRecord
+from chatmem.memory.records import Page
 from chatmem.memory.validation import check_id, check_json
 from chatmem.store import Database
 from chatmem.store.prepared import Prepared, ReadPlan, WritePlan, statement
+from chatmem.store.records import SESSION_COLUMNS, SessionRecord
 from chatmem.store.tables import UTCDateTime, sessions, users
 
-SESSION_COLUMNS = (
-    sessions.c.id,
-    sessions.c.uuid,
-    sessions.c.session_id,
-    sessions.c.user_id,
-    sessions.c.metadata,
-    sessions.c.created_at,
-    sessions.c.updated_at,
-)
 _live = sessions.c.deleted_at.is_(None)
 
 

@@ -6,28 +6,18 @@ import uuid
 
 import sqlalchemy as sa
 
-from chatmem.memory import clock
-from chatmem.memory.errors import AlreadyExistsError, NotFoundError
-from chatmem.memory.metadata import JsonObject, checked_patch, merge_patch
+from chatmem.base import clock
+from chatmem.base.errors import AlreadyExistsError, NotFoundError
+from chatmem.base.json import JsonObject
+from chatmem.memory.metadata import checked_patch, merge_patch
 from chatmem.memory.paging import PageRequest, creation_ordered, fetch_page
-from chatmem.memory.records import Page, UserRecord
+from chatmem.memory.records import Page
 from chatmem.memory.sessions import soft_delete_values
 from chatmem.memory.validation import check_id, check_json, check_text
 from chatmem.store import Database
 from chatmem.store.prepared import Prepared
+from chatmem.store.records import USER_COLUMNS, UserRecord
 from chatmem.store.tables import sessions, users
-
-USER_COLUMNS = (
-    users.c.id,
-    users.c.uuid,
-    users.c.user_id,
-    users.c.email,
-    users.c.first_name,
-    users.c.last_name,
-    users.c.metadata,
-    users.c.created_at,
-    users.c.updated_at,
-)
 
 
 def _check_profile(email: str | None, first_name: str | None, last_name: str | None) -> None:

@@ -16,17 +16,15 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 
+from chatmem.base.errors import BadRequestError
 from chatmem.config import Settings
 from chatmem.enrich.embedders import Embedder, LocalEmbedder, make_embedder
-from chatmem.enrich.summaries import SUMMARY_COLUMNS
-from chatmem.memory.errors import BadRequestError
-from chatmem.memory.messages import MESSAGE_COLUMNS
-from chatmem.memory.records import MessageRecord, SummaryRecord
 from chatmem.search import filters, fulltext, ranking, vectors
 from chatmem.search.query import Scope, SearchQuery, SearchType
 from chatmem.search.targets import TARGETS, LiveScope, Target, Within, resolve, with_keys
 from chatmem.search.vector_cache import FloatArray, VectorCache
 from chatmem.store import Database
+from chatmem.store.records import MESSAGE_COLUMNS, SUMMARY_COLUMNS, MessageRecord, SummaryRecord
 from chatmem.store.tables import messages, sessions
 
 log = logging.getLogger("chatmem.search")

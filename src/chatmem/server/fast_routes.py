@@ -23,14 +23,14 @@ from pydantic import ValidationError
 from starlette.responses import Response
 from starlette.types import Message, Scope, Send
 
+from chatmem.base.errors import ChatmemError
 from chatmem.config import Settings
 from chatmem.memory import messages
-from chatmem.memory.errors import ChatmemError
 from chatmem.models import AddMemoryRequest
 from chatmem.server.errors import error_response
 from chatmem.server.params import parse_int
 from chatmem.server.responses import JSON, ok
-from chatmem.server.routes.memory import memory_json, new_messages
+from chatmem.server.wire import memory_json, new_messages
 from chatmem.store import Database
 from chatmem.store.prepared import Plan
 

@@ -28,6 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from chatmem.base.json import json_text
 from chatmem.store.prepared import (
     Done,
     Plan,
@@ -46,10 +47,6 @@ from chatmem.store.prepared import (
 T = TypeVar("T")
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-
-
-def json_text(value: Any) -> str:
-    return orjson.dumps(value).decode()
 
 
 def normalize_url(url: str) -> sa.URL:

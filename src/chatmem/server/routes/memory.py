@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 from starlette.responses import PlainTextResponse
 
 from chatmem.memory import messages, sessions
-from chatmem.memory.records import MemoryRecord, NewMessage
 from chatmem.models import AddMemoryRequest
 from chatmem.server.deps import AppSettings, Db
 from chatmem.server.params import parse_int
 from chatmem.server.responses import JSON, ok
-from chatmem.server.wire import ZERO_SUMMARY, message_json, summary_json
+from chatmem.server.wire import memory_json, new_messages
 
 router = APIRouter(prefix="/api/v1", tags=["memory"])
 
@@ -32,22 +29,6 @@ async def get_memory(db: Db, settings: AppSettings, session_id: str, lastn: str 
         )
     )
     return JSON(memory_json(memory))
-
-
-def memory_json(memory: MemoryRecord) -> dict[str, Any]:
-    return {
-        "messages": [message_json(record) for record in memory.messages],
-        "summary": summary_json(memory.summary) if memory.summary is not None else ZERO_SUMMARY,
-    }
-
-
-def new_messages(body: AddMemoryRequest) -> list[NewMessage]:
-    return [
-        NewMessage(
-            role=m.role, content=m.content, metadata=m.metadata, uuid=m.uuid, token_count=m.token_count or 0
-        )
-        for m in body.messages or ()
-    ]
 
 
 @router.post("/sessions/{session_id:id}/memory", operation_id="add_memory")

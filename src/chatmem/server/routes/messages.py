@@ -6,8 +6,8 @@ import uuid
 
 from fastapi import APIRouter
 
+from chatmem.base.errors import BadRequestError
 from chatmem.memory import messages
-from chatmem.memory.errors import BadRequestError
 from chatmem.models import UpdateMessageRequest
 from chatmem.server import offload
 from chatmem.server.deps import Db
