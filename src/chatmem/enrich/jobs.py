@@ -19,6 +19,7 @@ from chatmem.enrich.summaries import latest_summary, live_session
 from chatmem.enrich.summarizers import Summarizer, make_summarizer
 from chatmem.store import Database
 from chatmem.store.jobs import Kind, State, job_row
+from chatmem.store.live import LIVE_SESSION, live
 from chatmem.store.tables import (
     enrich_jobs,
     message_embeddings,
@@ -217,8 +218,7 @@ class Enricher:
                         .where(
                             summaries.c.session_pk == job.session_pk,
                             summaries.c.point_seq == job.seq_lo,
-                            sessions.c.deleted_at.is_(None),
-                            summaries.c.point_seq > sessions.c.floor_seq,
+                            live(summaries.c.point_seq),
                         )
                     ).first()
                     if row is not None and row.content.strip():
@@ -264,8 +264,7 @@ def _live_messages(db: Database, jobs: Sequence[Job], *, embedded_model: bool = 
                 .where(
                     messages.c.session_pk == job.session_pk,
                     messages.c.seq.between(job.seq_lo, job.seq_hi),
-                    sessions.c.deleted_at.is_(None),
-                    messages.c.seq > sessions.c.floor_seq,
+                    live(messages.c.seq),
                 )
                 .order_by(messages.c.seq)
             )
@@ -313,7 +312,7 @@ def _floors_for_new_vectors(conn: sa.Connection, session_pks: set[int]) -> dict[
     for session_pk in sorted(session_pks):
         floor = conn.execute(
             sa.update(sessions)
-            .where(sessions.c.id == session_pk, sessions.c.deleted_at.is_(None))
+            .where(sessions.c.id == session_pk, LIVE_SESSION)
             .values(vectors_version=sessions.c.vectors_version + 1)
             .returning(sessions.c.floor_seq)
         ).scalar()

@@ -18,6 +18,7 @@ from chatmem.memory.records import MemoryRecord, MessagePage, NewMessage
 from chatmem.memory.validation import check_id, check_json, check_text
 from chatmem.store import Database
 from chatmem.store.jobs import ingest_job, ingest_job_from
+from chatmem.store.live import LIVE_SESSION, above_floor, live
 from chatmem.store.prepared import (
     Prepared,
     ReadPlan,
@@ -29,9 +30,6 @@ from chatmem.store.prepared import (
 from chatmem.store.records import MESSAGE_COLUMNS, SUMMARY_COLUMNS, MessageRecord, SummaryRecord
 from chatmem.store.tables import UTCDateTime, Uuid, messages, sessions, summaries
 
-_live_message_of_live_session = sa.and_(
-    sessions.c.deleted_at.is_(None), messages.c.seq > sessions.c.floor_seq
-)
 _session_messages = messages.join(sessions, messages.c.session_pk == sessions.c.id)
 
 
@@ -258,11 +256,11 @@ _with_newest_summary = sessions.outerjoin(
         summaries.c.session_pk == sessions.c.id,
         summaries.c.point_seq
         == sa.select(sa.func.max(_summarized.c.point_seq))
-        .where(_summarized.c.session_pk == sessions.c.id, _summarized.c.point_seq > sessions.c.floor_seq)
+        .where(_summarized.c.session_pk == sessions.c.id, above_floor(_summarized.c.point_seq))
         .scalar_subquery(),
     ),
 )
-_live_by_id = sa.and_(sessions.c.session_id == sa.bindparam("session_id"), sessions.c.deleted_at.is_(None))
+_live_by_id = sa.and_(sessions.c.session_id == sa.bindparam("session_id"), LIVE_SESSION)
 _session_and_summary = Prepared(
     sa.select(*_SESSION_AND_SUMMARY_COLUMNS).select_from(_with_newest_summary).where(_live_by_id)
 )
@@ -353,7 +351,7 @@ def _recent_in_one_statement(session_id: str, *, window: int, lastn: int | None)
 
 _live_session_counts = Prepared(
     sa.select(sessions.c.id, sessions.c.floor_seq, sessions.c.message_count).where(
-        sessions.c.session_id == sa.bindparam("session_id"), sessions.c.deleted_at.is_(None)
+        sessions.c.session_id == sa.bindparam("session_id"), LIVE_SESSION
     )
 )
 _oldest_after = Prepared(
@@ -394,7 +392,7 @@ def get_message(db: Database, session_id: str, message_uuid: uuid.UUID) -> Messa
         .where(
             sessions.c.session_id == session_id,
             messages.c.uuid == message_uuid,
-            _live_message_of_live_session,
+            live(messages.c.seq),
         )
     )
     with db.read() as conn:
@@ -416,7 +414,7 @@ def update_message_metadata(
             .where(
                 sessions.c.session_id == session_id,
                 messages.c.uuid == message_uuid,
-                _live_message_of_live_session,
+                live(messages.c.seq),
             )
             .with_for_update(of=messages)
         ).first()

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from chatmem.store import Database
+from chatmem.store.live import DELETED_SESSION, above_floor
 from chatmem.store.tables import (
     enrich_jobs,
     message_embeddings,
@@ -34,7 +35,7 @@ def purge(db: Database, *, batch: int = BATCH) -> PurgeResult:
             ids = (
                 conn.execute(
                     sa.select(sessions.c.id)
-                    .where(sessions.c.deleted_at.is_not(None))
+                    .where(DELETED_SESSION)
                     .limit(batch)
                     # Locked, so a concurrent revival waits for this transaction and then starts afresh.
                     .with_for_update()
@@ -64,7 +65,7 @@ def purge(db: Database, *, batch: int = BATCH) -> PurgeResult:
                 _purge_enrichment(conn, session_pk, floor_seq)
                 removed_messages += conn.execute(
                     sa.delete(messages).where(
-                        messages.c.session_pk == session_pk, messages.c.seq <= floor_seq
+                        messages.c.session_pk == session_pk, ~above_floor(messages.c.seq, floor_seq)
                     )
                 ).rowcount
                 conn.execute(
@@ -81,4 +82,4 @@ def _purge_enrichment(conn: sa.Connection, session_pk: int, floor_seq: int) -> N
         (message_embeddings, message_embeddings.c.seq),
         (enrich_jobs, enrich_jobs.c.seq_hi),
     ):
-        conn.execute(sa.delete(table).where(table.c.session_pk == session_pk, seq <= floor_seq))
+        conn.execute(sa.delete(table).where(table.c.session_pk == session_pk, ~above_floor(seq, floor_seq)))

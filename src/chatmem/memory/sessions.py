@@ -15,11 +15,10 @@ from chatmem.memory.paging import PageRequest, creation_ordered, fetch_page
 from chatmem.memory.records import Page
 from chatmem.memory.validation import check_id, check_json
 from chatmem.store import Database
+from chatmem.store.live import DELETED_SESSION, LIVE_SESSION, soft_delete
 from chatmem.store.prepared import Prepared, ReadPlan, WritePlan, statement
 from chatmem.store.records import SESSION_COLUMNS, SessionRecord
 from chatmem.store.tables import UTCDateTime, sessions, users
-
-_live = sessions.c.deleted_at.is_(None)
 
 
 def create_session(
@@ -45,7 +44,7 @@ def create_session(
     upsert = insert.on_conflict_do_update(
         index_elements=[sessions.c.session_id],
         set_={"user_id": user_id, "metadata": metadata, "updated_at": ts, "deleted_at": None},
-        where=sessions.c.deleted_at.is_not(None),
+        where=DELETED_SESSION,
     ).returning(*SESSION_COLUMNS)
     try:
         with db.write() as conn:
@@ -64,7 +63,7 @@ def _user_exists(conn: sa.Connection, user_id: str) -> bool:
 
 
 _get_live = Prepared(
-    sa.select(*SESSION_COLUMNS).where(sessions.c.session_id == sa.bindparam("session_id"), _live)
+    sa.select(*SESSION_COLUMNS).where(sessions.c.session_id == sa.bindparam("session_id"), LIVE_SESSION)
 )
 
 
@@ -81,7 +80,7 @@ def get_session_plan(session_id: str) -> ReadPlan[SessionRecord]:
 
 _lock_live = Prepared(
     sa.select(sessions.c.id, sessions.c.metadata)
-    .where(sessions.c.session_id == sa.bindparam("session_id"), _live)
+    .where(sessions.c.session_id == sa.bindparam("session_id"), LIVE_SESSION)
     .with_for_update()
 )
 _touch = Prepared(
@@ -149,25 +148,21 @@ def update_or_create_session(
         return update_session(db, session_id, metadata)
 
 
-def soft_delete_values() -> dict[str, object]:
-    """Column values that soft-delete a session and, through ``floor_seq``, all of its messages."""
-    ts = clock.now()
-    return {"deleted_at": ts, "updated_at": ts, "floor_seq": sessions.c.last_seq, "message_count": 0}
-
-
 def delete_session(db: Database, session_id: str) -> None:
     """Soft-delete the session and everything in it; an unknown or deleted session is NotFound."""
     with db.write() as conn:
         result = conn.execute(
-            sa.update(sessions).where(sessions.c.session_id == session_id, _live).values(soft_delete_values())
+            sa.update(sessions)
+            .where(sessions.c.session_id == session_id, LIVE_SESSION)
+            .values(soft_delete(clock.now()))
         )
     if result.rowcount == 0:
         raise NotFoundError("session not found")
 
 
-_list_live = creation_ordered(SESSION_COLUMNS, sessions.c.id, _live)
+_list_live = creation_ordered(SESSION_COLUMNS, sessions.c.id, LIVE_SESSION)
 _list_live_of_user = creation_ordered(
-    SESSION_COLUMNS, sessions.c.id, _live, sessions.c.user_id == sa.bindparam("user_id")
+    SESSION_COLUMNS, sessions.c.id, LIVE_SESSION, sessions.c.user_id == sa.bindparam("user_id")
 )
 
 

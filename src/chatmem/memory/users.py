@@ -12,9 +12,9 @@ from chatmem.base.json import JsonObject
 from chatmem.memory.metadata import checked_patch, merge_patch
 from chatmem.memory.paging import PageRequest, creation_ordered, fetch_page
 from chatmem.memory.records import Page
-from chatmem.memory.sessions import soft_delete_values
 from chatmem.memory.validation import check_id, check_json, check_text
 from chatmem.store import Database
+from chatmem.store.live import LIVE_SESSION, soft_delete
 from chatmem.store.prepared import Prepared
 from chatmem.store.records import USER_COLUMNS, UserRecord
 from chatmem.store.tables import sessions, users
@@ -115,8 +115,8 @@ def delete_user(db: Database, user_id: str) -> None:
             raise NotFoundError("user not found")
         conn.execute(
             sa.update(sessions)
-            .where(sessions.c.user_id == user_id, sessions.c.deleted_at.is_(None))
-            .values(soft_delete_values())
+            .where(sessions.c.user_id == user_id, LIVE_SESSION)
+            .values(soft_delete(clock.now()))
         )
         # The foreign key (ON DELETE SET NULL) detaches the now-deleted sessions from the user id,
         # so a new user with the same id starts with no sessions.
