@@ -16,7 +16,6 @@ from chatmem.memory.metadata import checked_patch, merge_patch
 from chatmem.memory.paging import NO_LIMIT
 from chatmem.memory.records import MemoryRecord, MessagePage, NewMessage
 from chatmem.memory.validation import check_id, check_json, check_text
-from chatmem.store import Database
 from chatmem.store.jobs import ingest_job, ingest_job_from
 from chatmem.store.live import LIVE_SESSION, above_floor, live
 from chatmem.store.prepared import (
@@ -148,10 +147,6 @@ def append_json(new: Sequence[NewMessage]) -> str:
 
 # Public: the benchmark's framework-free floor runs exactly this SQL (bench/rawsql.py).
 append_statement = Prepared(build_append_statement())
-
-
-def add_messages(db: Database, session_id: str, new: Sequence[NewMessage]) -> None:
-    db.write_plan(add_messages_plan(db.dialect_name, session_id, new))
 
 
 def add_messages_plan(dialect_name: str, session_id: str, new: Sequence[NewMessage]) -> WritePlan[None]:
@@ -300,15 +295,11 @@ def _build_recent_statement() -> sa.Select[Any]:
 recent_statement = Prepared(_build_recent_statement())
 
 
-def recent_messages(db: Database, session_id: str, *, window: int, lastn: int | None = None) -> MemoryRecord:
-    return db.read_plan(recent_messages_plan(db.dialect_name, session_id, window=window, lastn=lastn))
-
-
 def recent_messages_plan(
     dialect_name: str, session_id: str, *, window: int, lastn: int | None = None
 ) -> ReadPlan[MemoryRecord]:
     """GET memory: the latest live summary and the messages after its point, the newest ``window`` of
-    them, oldest first (Zep's rule, reference §4.3). ``lastn`` instead takes the newest ``lastn`` messages
+    them, oldest first (Zep 0.27.2's rule). ``lastn`` instead takes the newest ``lastn`` messages
     whatever the summary point; the summary is returned either way. An unknown or deleted session has
     neither (``MemoryRecord([])``). Two indexed statements (one on PostgreSQL), O(window) whatever the
     session's length.
@@ -363,10 +354,6 @@ _oldest_after = Prepared(
 )
 
 
-def list_messages(db: Database, session_id: str, *, limit: int | None, page: int) -> MessagePage:
-    return db.read_plan(list_messages_plan(session_id, limit=limit, page=page))
-
-
 def list_messages_plan(session_id: str, *, limit: int | None, page: int) -> ReadPlan[MessagePage]:
     """A page of the session's live messages, oldest first; ``page`` is 1-based (Zep's cursor)."""
     if page < 1:
@@ -385,52 +372,54 @@ def list_messages_plan(session_id: str, *, limit: int | None, page: int) -> Read
     return MessagePage(messages=[MessageRecord(*row) for row in rows], total_count=total)
 
 
-def get_message(db: Database, session_id: str, message_uuid: uuid.UUID) -> MessageRecord:
-    query = (
-        sa.select(*MESSAGE_COLUMNS)
-        .select_from(_session_messages)
-        .where(
-            sessions.c.session_id == session_id,
-            messages.c.uuid == message_uuid,
-            live(messages.c.seq),
-        )
-    )
-    with db.read() as conn:
-        row = conn.execute(query).mappings().first()
-    if row is None:
+_this_message = sa.and_(
+    sessions.c.session_id == sa.bindparam("session_id"),
+    messages.c.uuid == sa.bindparam("uuid", type_=Uuid),
+    live(messages.c.seq),
+)
+_get_message = Prepared(sa.select(*MESSAGE_COLUMNS).select_from(_session_messages).where(_this_message))
+
+
+def get_message_plan(session_id: str, message_uuid: uuid.UUID) -> ReadPlan[MessageRecord]:
+    rows = yield statement(_get_message, session_id=session_id, uuid=message_uuid)
+    if not rows:
         raise NotFoundError("message not found")
-    return MessageRecord.from_row(row)
+    return MessageRecord(*rows[0])
 
 
-def update_message_metadata(
-    db: Database, session_id: str, message_uuid: uuid.UUID, metadata: JsonObject | None
-) -> MessageRecord:
+_lock_message = Prepared(
+    sa.select(messages.c.session_pk, messages.c.seq, messages.c.metadata)
+    .select_from(_session_messages)
+    .where(_this_message)
+    .with_for_update(of=messages)
+)
+_set_message_metadata = Prepared(
+    sa.update(messages)
+    .where(messages.c.session_pk == sa.bindparam("session_pk"), messages.c.seq == sa.bindparam("seq"))
+    .values(
+        updated_at=sa.bindparam("ts", type_=UTCDateTime),
+        metadata=sa.bindparam("metadata", type_=messages.c.metadata.type),
+    )
+    .returning(*MESSAGE_COLUMNS)
+)
+
+
+def update_message_metadata_plan(
+    session_id: str, message_uuid: uuid.UUID, metadata: JsonObject | None
+) -> WritePlan[MessageRecord]:
     """Merge ``metadata`` into one message's; nothing else about the message changes."""
-    patch = checked_patch(metadata, privileged=False)
-    with db.write() as conn:
-        current = conn.execute(
-            sa.select(messages.c.session_pk, messages.c.seq, messages.c.metadata)
-            .select_from(_session_messages)
-            .where(
-                sessions.c.session_id == session_id,
-                messages.c.uuid == message_uuid,
-                live(messages.c.seq),
-            )
-            .with_for_update(of=messages)
-        ).first()
-        if current is None:
-            raise NotFoundError("message not found")
-        values: dict[str, object] = {"updated_at": clock.now()}
-        if patch:
-            values["metadata"] = merge_patch(current.metadata or {}, patch)
-        row = (
-            conn.execute(
-                sa.update(messages)
-                .where(messages.c.session_pk == current.session_pk, messages.c.seq == current.seq)
-                .values(values)
-                .returning(*MESSAGE_COLUMNS)
-            )
-            .mappings()
-            .one()
-        )
-    return MessageRecord.from_row(row)
+    return _update_metadata(session_id, message_uuid, checked_patch(metadata, privileged=False))
+
+
+def _update_metadata(
+    session_id: str, message_uuid: uuid.UUID, patch: JsonObject | None
+) -> WritePlan[MessageRecord]:
+    locked = yield statement(_lock_message, session_id=session_id, uuid=message_uuid)
+    if not locked:
+        raise NotFoundError("message not found")
+    [(session_pk, seq, stored)] = locked
+    metadata = merge_patch(stored or {}, patch) if patch else stored
+    [row] = yield statement(
+        _set_message_metadata, session_pk=session_pk, seq=seq, ts=clock.now(), metadata=metadata
+    )
+    return MessageRecord(*row)

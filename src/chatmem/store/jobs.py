@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from chatmem.store.prepared import Prepared, Step, statement
+from chatmem.store.prepared import Prepared, Step, Writes, statement
 from chatmem.store.tables import enrich_jobs
 
 
@@ -56,7 +56,7 @@ _insert_job = Prepared(
 )
 
 
-def ingest_job(session_pk: int, seq_lo: int, seq_hi: int, ts: dt.datetime) -> Step:
+def ingest_job(session_pk: int, seq_lo: int, seq_hi: int, ts: dt.datetime) -> Step[Writes]:
     """The step the append transaction runs: one ``ingest`` job covering the new messages.
 
     The write path stays one small insert whatever is configured; the worker that runs ``ingest``

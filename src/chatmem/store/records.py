@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import RowMapping
 
 from chatmem.base.json import JsonObject
 from chatmem.store.tables import messages, sessions, summaries, users
@@ -29,18 +28,6 @@ class SessionRecord:
     created_at: dt.datetime
     updated_at: dt.datetime
 
-    @classmethod
-    def from_row(cls, row: RowMapping) -> SessionRecord:
-        return cls(
-            id=row["id"],
-            uuid=row["uuid"],
-            session_id=row["session_id"],
-            user_id=row["user_id"],
-            metadata=row["metadata"],
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
-        )
-
 
 @dataclass(frozen=True, slots=True)
 class MessageRecord:
@@ -51,18 +38,6 @@ class MessageRecord:
     token_count: int
     created_at: dt.datetime
     updated_at: dt.datetime
-
-    @classmethod
-    def from_row(cls, row: RowMapping) -> MessageRecord:
-        return cls(
-            uuid=row["uuid"],
-            role=row["role"],
-            content=row["content"],
-            metadata=row["metadata"],
-            token_count=row["token_count"],
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,20 +52,6 @@ class UserRecord:
     created_at: dt.datetime
     updated_at: dt.datetime
 
-    @classmethod
-    def from_row(cls, row: RowMapping) -> UserRecord:
-        return cls(
-            id=row["id"],
-            uuid=row["uuid"],
-            user_id=row["user_id"],
-            email=row["email"],
-            first_name=row["first_name"],
-            last_name=row["last_name"],
-            metadata=row["metadata"],
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
-        )
-
 
 @dataclass(frozen=True, slots=True)
 class SummaryRecord:
@@ -102,17 +63,6 @@ class SummaryRecord:
     token_count: int
     metadata: JsonObject | None
     created_at: dt.datetime
-
-    @classmethod
-    def from_row(cls, row: RowMapping) -> SummaryRecord:
-        return cls(
-            uuid=row["uuid"],
-            content=row["content"],
-            recent_message_uuid=row["recent_message_uuid"],
-            token_count=row["token_count"],
-            metadata=row["metadata"],
-            created_at=row["created_at"],
-        )
 
 
 def _columns(record: type, table: sa.Table) -> tuple[sa.Column[Any], ...]:

@@ -41,7 +41,7 @@ async def add_memory(db: Db, session_id: str, body: AddMemoryRequest) -> PlainTe
 
 
 @router.delete("/sessions/{session_id:id}/memory", operation_id="delete_memory")
-def delete_memory(db: Db, session_id: str) -> PlainTextResponse:
+async def delete_memory(db: Db, session_id: str) -> PlainTextResponse:
     """Soft-delete the session and all of its messages."""
-    sessions.delete_session(db, session_id)
+    await db.awrite_plan(sessions.delete_session_plan(session_id))
     return ok()
