@@ -148,7 +148,7 @@ class Enricher:
     def _fold_once(self, session_pk: int) -> bool:
         """Fold the oldest unsummarized messages into a new summary if a window's worth is waiting.
 
-        Zep's rule (reference §6.2): with at least ``window`` non-blank messages after the summary point,
+        Zep 0.27.2's rule: with at least ``window`` non-blank messages after the summary point,
         fold all but the newest ``window // 2``. Unlike Zep this reads every waiting message, not only the
         newest ``window``, so a large batch is summarized completely (in chunks of MAX_FOLD).
         Returns True when it wrote a summary (the caller then looks again).
