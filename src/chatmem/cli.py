@@ -202,7 +202,7 @@ def queue_status(database_url: str | None, as_json: bool) -> None:
     import orjson
 
     from chatmem.enrich import queue as jobs
-    from chatmem.server.routes.enrichment import status_json
+    from chatmem.server.wire import status_json
     from chatmem.store import Database
 
     _use_database(database_url)
@@ -254,7 +254,7 @@ def keys_create(database_url: str | None, tenant: str, role: str, name: str | No
     """Create a key. Its secret is the output's last line, alone: KEY=$(chatmem keys create ... | tail -1)."""
     from chatmem.access import keys as api_keys
     from chatmem.access.roles import Role
-    from chatmem.memory.errors import ChatmemError
+    from chatmem.base.errors import ChatmemError
 
     with _migrated(database_url) as db:
         try:
@@ -290,7 +290,7 @@ def keys_list(database_url: str | None, tenant: str | None) -> None:
 def keys_revoke(database_url: str | None, key_id: str) -> None:
     """Revoke a key by its id; every server refuses it within a second."""
     from chatmem.access import keys as api_keys
-    from chatmem.memory.errors import ChatmemError
+    from chatmem.base.errors import ChatmemError
 
     with _migrated(database_url) as db:
         try:
@@ -321,7 +321,7 @@ def tenants_list(database_url: str | None) -> None:
 def tenants_delete(database_url: str | None, name: str) -> None:
     """Delete a tenant: its keys stop working, its users and sessions are deleted."""
     from chatmem.access import tenants as access_tenants
-    from chatmem.memory.errors import ChatmemError
+    from chatmem.base.errors import ChatmemError
 
     with _migrated(database_url) as db:
         try:

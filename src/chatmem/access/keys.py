@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from chatmem.access import revision
 from chatmem.access.roles import Principal, Role
 from chatmem.access.tenants import ensure_tenant
-from chatmem.memory import clock
-from chatmem.memory.errors import BadRequestError, NotFoundError
+from chatmem.base import clock
+from chatmem.base.errors import BadRequestError, NotFoundError
 from chatmem.store import Database
 from chatmem.store.prepared import Prepared, ReadPlan, WritePlan, statement, statement_many
 from chatmem.store.tables import UTCDateTime, api_keys, tenants

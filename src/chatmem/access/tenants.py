@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from chatmem.access import revision
-from chatmem.memory import clock
-from chatmem.memory.errors import BadRequestError, NotFoundError
+from chatmem.base import clock
+from chatmem.base.errors import BadRequestError, NotFoundError
 from chatmem.store import Database
 from chatmem.store.tables import DEFAULT_TENANT, api_keys, tenants
 

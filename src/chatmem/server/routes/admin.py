@@ -14,7 +14,7 @@ from starlette.responses import PlainTextResponse
 
 from chatmem.access import keys, tenants
 from chatmem.access.roles import Principal, Role
-from chatmem.memory.errors import BadRequestError, ForbiddenError, NotFoundError
+from chatmem.base.errors import BadRequestError, ForbiddenError, NotFoundError
 from chatmem.memory.purge import purge
 from chatmem.models import WireModel
 from chatmem.server.deps import Caller, Db

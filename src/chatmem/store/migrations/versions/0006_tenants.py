@@ -113,4 +113,3 @@ def _sqlite_sequence(table: str) -> int | None:
 def downgrade() -> None:
     # Ids that exist in several tenants cannot go back to one global key: refuse rather than lose rows.
     raise NotImplementedError("0006 cannot be downgraded once tenants exist; restore a backup instead")
-
