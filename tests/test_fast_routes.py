@@ -23,6 +23,7 @@ from chatmem.memory.messages import list_messages_plan
 from chatmem.memory.sessions import get_session_plan
 from chatmem.server.fast_routes import FastRoutes
 from chatmem.store import Database
+from chatmem.store.tables import DEFAULT_TENANT_ID
 from tests.support import migrated
 
 
@@ -57,10 +58,13 @@ def call(db: Database, path: str, body: bytes, *, method: str = "POST", query: b
 def stored(db: Database, session_id: str) -> list[str] | None:
     """The session's messages, None when the session does not exist."""
     try:
-        db.read_plan(get_session_plan(session_id))
+        db.read_plan(get_session_plan(DEFAULT_TENANT_ID, session_id))
     except NotFoundError:
         return None
-    return [m.content for m in db.read_plan(list_messages_plan(session_id, limit=100, page=1)).messages]
+    return [
+        m.content
+        for m in db.read_plan(list_messages_plan(DEFAULT_TENANT_ID, session_id, limit=100, page=1)).messages
+    ]
 
 
 def body(*contents: str, **extra: Any) -> bytes:

@@ -29,21 +29,25 @@ def fill_previous_release(db: Database) -> dict[str, uuid.UUID]:
             [
                 {"id": 1, "user_id": "alice", "uuid": uuid.uuid4(), "email": "a@example.com",
                  "metadata": {"tier": "gold"}, "created_at": T0, "updated_at": T0},
-                {"id": 2, "user_id": "bob", "uuid": uuid.uuid4(), "created_at": T0, "updated_at": T0},
+                {"id": 2, "user_id": "bob", "uuid": uuid.uuid4(), "email": None, "metadata": None,
+                 "created_at": T0, "updated_at": T0},
             ],
         )  # fmt: skip
         conn.execute(
             sa.insert(sessions),
             [
                 {"id": 1, "session_id": "alice-chat", "uuid": uuid.uuid4(), "user_id": "alice",
-                 "metadata": {"topic": "trip"}, "created_at": T0, "updated_at": T0, "last_seq": 3,
-                 "message_count": 3},
-                {"id": 2, "session_id": "anonymous", "uuid": uuid.uuid4(), "created_at": T0,
-                 "updated_at": T0},
-                {"id": 7, "session_id": "gone", "uuid": uuid.uuid4(), "created_at": T0, "updated_at": T0,
-                 "deleted_at": T0},
+                 "metadata": {"topic": "trip"}, "created_at": T0, "updated_at": T0, "deleted_at": None,
+                 "last_seq": 3, "message_count": 3},
+                {"id": 2, "session_id": "anonymous", "uuid": uuid.uuid4(), "user_id": None, "metadata": None,
+                 "created_at": T0, "updated_at": T0, "deleted_at": None, "last_seq": 0, "message_count": 0},
+                {"id": 7, "session_id": "gone", "uuid": uuid.uuid4(), "user_id": None, "metadata": None,
+                 "created_at": T0, "updated_at": T0, "deleted_at": T0, "last_seq": 0, "message_count": 0},
             ],
         )  # fmt: skip
+        if not db.is_sqlite:  # explicit ids, so move the sequences as the inserts of a server would
+            for table, high in (("users", 2), ("sessions", 7)):
+                conn.exec_driver_sql(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), {high})")
         conn.execute(
             sa.insert(messages),
             [

@@ -12,7 +12,8 @@ from chatmem.access import revision
 from chatmem.base import clock
 from chatmem.base.errors import BadRequestError, NotFoundError
 from chatmem.store import Database
-from chatmem.store.tables import DEFAULT_TENANT, api_keys, tenants
+from chatmem.store.live import LIVE_SESSION, soft_delete
+from chatmem.store.tables import DEFAULT_TENANT, api_keys, sessions, tenants, users
 
 # Tenant names appear in CLI arguments, JWT claims and URLs: keep them plain.
 _NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,62}")
@@ -74,10 +75,8 @@ def list_tenants(db: Database) -> list[TenantRecord]:
 
 
 def delete_tenant(db: Database, name: str) -> None:
-    """Revoke every key of the tenant and hide it; its keys stop working in every server within a second.
-
-    The tenant's users and sessions go with it (``chatmem.memory.tenancy.forget_tenant``).
-    """
+    """Revoke every key of the tenant and hide it: its keys stop working in every server within a
+    second, its users are removed and its sessions deleted (the purge removes them for good)."""
     if name == DEFAULT_TENANT:
         raise BadRequestError("the default tenant cannot be deleted")
     with db.write() as conn:
@@ -91,4 +90,10 @@ def delete_tenant(db: Database, name: str) -> None:
             .where(api_keys.c.tenant_id == found.id, api_keys.c.revoked_at.is_(None))
             .values(revoked_at=now)
         )
+        # Its data goes as a deleted user's does: sessions soft-deleted (the purge removes them and
+        # everything in them), users removed. O(tenant's sessions), once.
+        of_tenant = sessions.c.tenant_id == found.id
+        conn.execute(sa.update(sessions).where(of_tenant, LIVE_SESSION).values(soft_delete(now)))
+        conn.execute(sa.update(sessions).where(of_tenant).values(user_id=sa.null()))
+        conn.execute(sa.delete(users).where(users.c.tenant_id == found.id))
         revision.bump(conn)

@@ -26,6 +26,7 @@ from chatmem.base.errors import ChatmemError
 from chatmem.config import Settings
 from chatmem.memory import messages
 from chatmem.models import AddMemoryRequest
+from chatmem.server.auth import principal_of
 from chatmem.server.errors import error_response
 from chatmem.server.params import parse_int
 from chatmem.server.responses import JSON, ok
@@ -55,16 +56,20 @@ class FastRoutes:
         if match is None:
             return False
         session_id = unquote(match[1])
+        # Set by the auth layer in front (server/auth.py); the default tenant when auth is off.
+        tenant_id = principal_of(scope).tenant_id
         try:
             # Each of these refuses bad input before any statement runs.
             if method == "POST":
                 new = new_messages(AddMemoryRequest.model_validate_json(body))
-                write: WritePlan[None] = messages.add_messages_plan(self.db.dialect_name, session_id, new)
+                write: WritePlan[None] = messages.add_messages_plan(
+                    self.db.dialect_name, tenant_id, session_id, new
+                )
             else:
                 lastn = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), True)).get("lastn")
                 count = parse_int("lastn", lastn, minimum=0) or None
                 read = messages.recent_messages_plan(
-                    self.db.dialect_name, session_id, window=self.window, lastn=count
+                    self.db.dialect_name, tenant_id, session_id, window=self.window, lastn=count
                 )
         except (ValidationError, ChatmemError, UnicodeError, ValueError):
             return False
