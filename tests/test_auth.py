@@ -11,11 +11,12 @@ import jwt
 import pytest
 from click.testing import CliRunner
 
-from chatmem import cli
+from chatmem import AuthError, Memory, Message, ZepClient, cli
 from chatmem.access import keys, tenants
 from chatmem.access.roles import Role
 from chatmem.config import Settings
 from chatmem.store import migrated_database
+from tests.compat.process import ChatmemProcess
 from tests.support import LiveServer, database_url, live_server
 
 SECRET = "a-zep-auth-secret-of-reasonable-length-0123456789"
@@ -311,3 +312,41 @@ def test_keys_cli_prints_the_key_alone_on_the_last_line(tmp_path: Path) -> None:
     assert runner.invoke(cli.main, ["keys", "revoke", key_id, "--database-url", url]).exit_code == 0
     assert "revoked" in runner.invoke(cli.main, ["keys", "list", "--database-url", url]).output
     cli.get_settings.cache_clear()
+
+
+def test_revocation_reaches_every_server_process_within_a_second(backend: str, tmp_path: Path) -> None:
+    with database_url(backend, tmp_path) as url:
+        env = {"CHATMEM_AUTH": "on", "CHATMEM_EMBEDDINGS": "off"}
+        for name in ("one", "two"):
+            (tmp_path / name).mkdir()
+        with (
+            ChatmemProcess(url, tmp_path / "one", env) as first,
+            ChatmemProcess(url, tmp_path / "two", env) as second,
+            migrated_database(url) as db,
+        ):
+            created = keys.create_key(db, "acme", Role.READER)
+            headers = {"Authorization": f"Bearer {created.key}"}
+            for server in (first, second):  # both have it cached now
+                assert httpx.get(f"{server.url}/api/v1/sessions", headers=headers).status_code == 200
+            keys.revoke_key(db, created.record.id)
+            time.sleep(1.0)
+            for server in (first, second):
+                assert_unauthorized(httpx.get(f"{server.url}/api/v1/sessions/s/memory", headers=headers))
+
+
+def test_chatmems_sdk_works_with_a_key_and_a_token_and_raises_auth_error_otherwise(
+    server: LiveServer, sid: str
+) -> None:
+    for credential in (new_key(server, Role.WRITER, tenant="sdk"), token(tenant="sdk")):
+        with ZepClient(server.url, api_key=credential) as sdk:
+            sdk.memory.add_memory(sid, Memory(messages=[Message(role="human", content="via sdk")]))
+            assert [m.content for m in sdk.memory.get_memory(sid).messages][-1] == "via sdk"
+    for credential in (None, "cmk_000000000000_nope", token()[:-2] + "xx"):
+        with ZepClient(server.url, api_key=credential) as sdk, pytest.raises(AuthError) as refused:
+            sdk.memory.get_memory(sid)
+        assert refused.value.status_code == 401
+    with (
+        ZepClient(server.url, api_key=new_key(server, Role.READER, tenant="sdk")) as sdk,
+        pytest.raises(AuthError),
+    ):
+        sdk.memory.add_memory(sid, Memory(messages=[Message(role="human", content="no")]))

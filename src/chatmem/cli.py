@@ -37,7 +37,9 @@ def _use_database(database_url: str | None) -> None:
 
 @contextmanager
 def _migrated(database_url: str | None) -> Iterator[Database]:
-    """The configured database, migrated to the current schema, for one command."""
+    """The configured database, migrated to the current schema, for one command; a domain error in the
+    block (an unknown key, a bad tenant name) becomes a usage error with its message."""
+    from chatmem.base.errors import ChatmemError
     from chatmem.store import Database
     from chatmem.store import migrate as apply
 
@@ -46,6 +48,8 @@ def _migrated(database_url: str | None) -> Iterator[Database]:
     try:
         apply(db)
         yield db
+    except ChatmemError as exc:
+        raise click.UsageError(exc.message) from None
     finally:
         db.dispose()
 
@@ -254,13 +258,9 @@ def keys_create(database_url: str | None, tenant: str, role: str, name: str | No
     """Create a key. Its secret is the output's last line, alone: KEY=$(chatmem keys create ... | tail -1)."""
     from chatmem.access import keys as api_keys
     from chatmem.access.roles import Role
-    from chatmem.base.errors import ChatmemError
 
     with _migrated(database_url) as db:
-        try:
-            created = api_keys.create_key(db, tenant, Role.parse(role), name)
-        except ChatmemError as exc:
-            raise click.UsageError(exc.message) from None
+        created = api_keys.create_key(db, tenant, Role.parse(role), name)
     click.echo(
         f"created key {created.record.id} ({role}) in tenant {tenant}; it is shown only once:", err=False
     )
@@ -290,13 +290,9 @@ def keys_list(database_url: str | None, tenant: str | None) -> None:
 def keys_revoke(database_url: str | None, key_id: str) -> None:
     """Revoke a key by its id; every server refuses it within a second."""
     from chatmem.access import keys as api_keys
-    from chatmem.base.errors import ChatmemError
 
     with _migrated(database_url) as db:
-        try:
-            api_keys.revoke_key(db, key_id)
-        except ChatmemError as exc:
-            raise click.UsageError(exc.message) from None
+        api_keys.revoke_key(db, key_id)
     click.echo(f"revoked key {key_id}")
 
 
@@ -321,13 +317,9 @@ def tenants_list(database_url: str | None) -> None:
 def tenants_delete(database_url: str | None, name: str) -> None:
     """Delete a tenant: its keys stop working, its users and sessions are deleted."""
     from chatmem.access import tenants as access_tenants
-    from chatmem.base.errors import ChatmemError
 
     with _migrated(database_url) as db:
-        try:
-            access_tenants.delete_tenant(db, name)
-        except ChatmemError as exc:
-            raise click.UsageError(exc.message) from None
+        access_tenants.delete_tenant(db, name)
     click.echo(f"deleted tenant {name}")
 
 

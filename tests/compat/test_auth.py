@@ -22,7 +22,7 @@ SECRET = "compat-zep-auth-secret-0123456789abcdef0123456789"
 @pytest.fixture(scope="module")
 def secured(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ChatmemProcess, str]]:
     work_dir = tmp_path_factory.mktemp(f"compat-auth-{backend}")
-    env = {"CHATMEM_AUTH": "on", "CHATMEM_AUTH_JWT_SECRET": SECRET}
+    env = {"CHATMEM_AUTH": "on", "CHATMEM_AUTH_JWT_SECRET": SECRET, "CHATMEM_EMBEDDINGS": "off"}
     with database_url(backend, work_dir) as url, ChatmemProcess(url, work_dir, env) as server:
         created = subprocess.run(
             [str(chatmem_command()), "keys", "create", "--tenant", "compat", "--role", "writer",

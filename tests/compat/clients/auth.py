@@ -11,7 +11,8 @@ import warnings
 from typing import Any
 
 from _common import arguments, emit
-from zep_python import AuthError, ZepClient
+from zep_python import ZepClient
+from zep_python.exceptions import AuthError
 from zep_python.memory import Memory, Message
 from zep_python.user import CreateUserRequest
 
