@@ -237,7 +237,7 @@ def test_one_client_serves_several_event_loops(shared_server: LiveServer, sid: s
 
 
 @pytest.mark.parametrize("resource", [resources.MemoryClient, resources.MessageClient, resources.UserClient])
-def test_every_operation_has_an_async_twin_built_from_the_same_plan(
+def test_every_operation_has_an_async_twin_built_from_the_same_endpoint(
     resource: type[operation.Resource],
 ) -> None:
     ops = {name: value for name, value in vars(resource).items() if isinstance(value, operation._Operation)}
@@ -246,4 +246,4 @@ def test_every_operation_has_an_async_twin_built_from_the_same_plan(
     for name, op in sync_ops.items():
         twin_op = ops["a" + name]
         assert isinstance(twin_op, operation.asynchronous | operation.async_pages)
-        assert twin_op._plan is op._plan
+        assert twin_op._endpoint is op._endpoint

@@ -1,4 +1,4 @@
-"""Request plans: each SDK operation is written once as a ``Call`` (what to send, how to read the
+"""Endpoint calls: each SDK operation is written once as a ``Call`` (what to send, how to read the
 answer) and run by either transport. Nothing in this module does I/O."""
 
 from __future__ import annotations

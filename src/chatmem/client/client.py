@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from types import TracebackType
 
+from chatmem.client.endpoints import health
 from chatmem.client.operation import Resource, asynchronous, sync
-from chatmem.client.plans import health
 from chatmem.client.resources import MemoryClient, MessageClient, UserClient
 from chatmem.client.transport import Transport
 

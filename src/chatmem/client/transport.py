@@ -1,4 +1,4 @@
-"""The two thin executors of request plans: one over ``httpx.Client``, one over ``httpx.AsyncClient``.
+"""The two thin executors of endpoint calls: one over ``httpx.Client``, one over ``httpx.AsyncClient``.
 
 Both httpx clients are created on first use and dropped by ``close``/``aclose``, so a client object
 stays usable after its ``with``/``async with`` block ended (the next call opens a new connection
@@ -66,7 +66,7 @@ class Transport:
         if client is not None and same_loop:
             await client.aclose()
 
-    # -- running plans -------------------------------------------------------------------------
+    # -- running calls -------------------------------------------------------------------------
 
     def run(self, call: Call[T]) -> T:
         client = self._client()
