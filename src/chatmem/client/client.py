@@ -39,7 +39,8 @@ class ZepClient(Resource):
     acheck_health = asynchronous(health.check_health)
 
     def close(self) -> None:
-        """Release the sync connection pool (the async one is released by ``aclose``)."""
+        """Release both connection pools. Called from async code, the async pool's release is only
+        scheduled on the running loop: ``await aclose()`` there to wait for it."""
         self._transport.close()
 
     async def aclose(self) -> None:
