@@ -14,8 +14,8 @@ import pytest
 
 import chatmem
 from chatmem import APIError, AuthError, NotFoundError, ServerUnreachableError, Session, ZepClient
-from chatmem.client import operation, resources
-from chatmem.client.client import DEFAULT_URL
+from chatmem_client import operation, resources
+from chatmem_client.client import DEFAULT_URL
 from tests.sdk.conftest import Twin
 from tests.support import LiveServer, free_port
 

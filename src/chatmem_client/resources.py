@@ -3,8 +3,8 @@ async twin are generated from one endpoint function (see ``operation.py``)."""
 
 from __future__ import annotations
 
-from chatmem.client.endpoints import memory, message, user
-from chatmem.client.operation import Resource, async_pages, asynchronous, sync, sync_pages
+from chatmem_client.endpoints import memory, message, user
+from chatmem_client.operation import Resource, async_pages, asynchronous, sync, sync_pages
 
 
 class MemoryClient(Resource):

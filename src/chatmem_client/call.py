@@ -11,7 +11,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from chatmem.client.errors import APIError, AuthError, NotFoundError
+from chatmem_client.errors import APIError, AuthError, NotFoundError
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)

@@ -17,8 +17,8 @@ import inspect
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from typing import Any, Generic, ParamSpec, Self, TypeVar, overload
 
-from chatmem.client.call import Call, Paged
-from chatmem.client.transport import Transport
+from chatmem_client.call import Call, Paged
+from chatmem_client.transport import Transport
 
 P = ParamSpec("P")
 T = TypeVar("T")

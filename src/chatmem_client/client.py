@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 from types import TracebackType
 
-from chatmem.client.endpoints import health
-from chatmem.client.operation import Resource, asynchronous, sync
-from chatmem.client.resources import MemoryClient, MessageClient, UserClient
-from chatmem.client.transport import Transport
+from chatmem_client.endpoints import health
+from chatmem_client.operation import Resource, asynchronous, sync
+from chatmem_client.resources import MemoryClient, MessageClient, UserClient
+from chatmem_client.transport import Transport
 
 DEFAULT_URL = "http://localhost:8000"
 URL_ENV = "CHATMEM_URL"

@@ -16,8 +16,8 @@ from typing import Any, TypeVar
 
 import httpx
 
-from chatmem.client.call import Call, Paged
-from chatmem.client.errors import ServerUnreachableError
+from chatmem_client.call import Call, Paged
+from chatmem_client.errors import ServerUnreachableError
 
 T = TypeVar("T")
 
