@@ -20,6 +20,14 @@ def _database_option(func: click.decorators.FC) -> click.decorators.FC:
     )(func)
 
 
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if level != "debug":
+        # SQLAlchemy logs every statement with its parameters (message content) at INFO once the root
+        # logger is at INFO; that belongs to debugging only.
+        logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
+
+
 def _use_database(database_url: str | None) -> None:
     if database_url:
         # Through the environment, so that every uvicorn worker process sees the same choice.
@@ -75,14 +83,13 @@ def serve(database_url: str | None, host: str | None, port: int | None, workers:
     """Migrate the schema, then serve the API."""
     import uvicorn
 
+    from chatmem.server.connections import uvicorn_options
     from chatmem.store import Database
     from chatmem.store import migrate as apply
 
     _use_database(database_url)
     settings = get_settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    _configure_logging(settings.log_level)
     db = Database(settings.resolved_database_url(), pool_size=1)
     try:
         apply(db)
@@ -96,6 +103,7 @@ def serve(database_url: str | None, host: str | None, port: int | None, workers:
         workers=workers or settings.workers,
         log_level=settings.log_level,
         access_log=False,
+        **uvicorn_options(settings, from_environment=True),
     )
 
 
@@ -117,9 +125,7 @@ def worker(database_url: str | None, threads: int | None) -> None:
 
     _use_database(database_url)
     settings = get_settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    _configure_logging(settings.log_level)
     count = threads if threads is not None else max(1, settings.enrich_workers)
     db = Database(settings.resolved_database_url(), pool_size=count + 1)
     apply(db)

@@ -13,6 +13,8 @@ from chatmem.config import Settings, get_settings
 from chatmem.enrich.worker import WorkerPool
 from chatmem.search.service import Searcher
 from chatmem.search.vectors import single_threaded_blas
+from chatmem.server import guard
+from chatmem.server.docs import install_docs
 from chatmem.server.errors import install_error_handlers
 from chatmem.server.fast_routes import FastRoutes
 from chatmem.server.middleware import ZepTransportMiddleware
@@ -66,7 +68,13 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 
     def transport(inner: ASGIApp) -> ASGIApp:
         fast = FastRoutes(database, settings)
-        return ZepTransportMiddleware(inner, max_body_size=settings.max_request_size, fast=fast)
+        return ZepTransportMiddleware(
+            inner,
+            max_body_size=settings.max_request_size,
+            fast=fast,
+            allowed_hosts=guard.allowed_hosts(settings.allowed_hosts, settings.host),
+            body_timeout=settings.body_timeout_seconds,
+        )
 
     app = ChatmemApp(
         transport=transport,
@@ -75,14 +83,18 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         description="Long-term memory for LLM chat applications, speaking the Zep 0.x REST API.",
         default_response_class=JSON,
         redirect_slashes=False,
-        # Zep parsed JSON bodies whatever the Content-Type; so do we when none is sent.
-        strict_content_type=False,
+        # Writes without a JSON Content-Type never get here: the transport middleware answers 415.
+        strict_content_type=True,
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.db = database
     app.state.searcher = searcher
     install_error_handlers(app)
+    if settings.api_docs:
+        install_docs(app)
     for module in (health, sessions, memory, messages, users, enrichment_routes, search):
         app.include_router(module.router)
     return app

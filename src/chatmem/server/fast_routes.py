@@ -8,17 +8,21 @@ doing the same SQL (docs/benchmarks.md). The transport middleware offers every r
 ``FastRoutes`` first; it answers these two on the code the routes use (the ``AddMemoryRequest`` model,
 here parsed straight from the JSON bytes, the same plans, the same JSON).
 
-A request it does not accept as it is (a body that is not valid JSON or fails validation, a bad
-``lastn``, input the memory layer refuses) goes on to the FastAPI route, which answers it with the
-error it gives everywhere else: those checks all run before the database is touched, so nothing is
-written twice. Errors while the database works are mapped as the app's exception handlers map them.
+The body arrives parsed and checked by the transport middleware (``chatmem.server.guard``), the one
+check of JSON on the way in for both paths. A request it does not accept as it is (a body that fails
+validation, a bad ``lastn``, input the memory layer refuses) goes on to the FastAPI route, which
+answers it with the error it gives everywhere else: those checks all run before the database is
+touched, so nothing is written twice. Errors while the database works are mapped as the app's
+exception handlers map them.
 """
 
 from __future__ import annotations
 
 import re
+from typing import Any
 from urllib.parse import parse_qsl, unquote
 
+import anyio.to_thread
 from pydantic import ValidationError
 from starlette.responses import Response
 from starlette.types import Message, Scope, Send
@@ -27,10 +31,11 @@ from chatmem.config import Settings
 from chatmem.memory import messages
 from chatmem.memory.errors import ChatmemError
 from chatmem.models import AddMemoryRequest
+from chatmem.server import offload
 from chatmem.server.errors import error_response
-from chatmem.server.params import parse_int
+from chatmem.server.middleware import OFF_LOOP_BODY_BYTES
 from chatmem.server.responses import JSON, ok
-from chatmem.server.routes.memory import memory_json, new_messages
+from chatmem.server.routes.memory import memory_json, new_messages, parse_lastn
 from chatmem.store import Database
 from chatmem.store.prepared import Plan
 
@@ -45,6 +50,7 @@ async def _no_body() -> Message:
 class FastRoutes:
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
+        self.settings = settings
         self.window = settings.message_window
 
     async def __call__(self, scope: Scope, body: bytes, send: Send) -> bool:
@@ -59,11 +65,16 @@ class FastRoutes:
         try:
             # Each of these refuses bad input before any statement runs.
             if method == "POST":
-                new = new_messages(AddMemoryRequest.model_validate_json(body))
-                write: Plan[None] = messages.add_messages_plan(self.db.dialect_name, session_id, new)
+                parsed = scope.get("chatmem.json")
+                if parsed is None:
+                    return False
+                if len(body) > OFF_LOOP_BODY_BYTES:
+                    write = await anyio.to_thread.run_sync(self._append_plan, session_id, parsed)
+                else:
+                    write = self._append_plan(session_id, parsed)
             else:
                 lastn = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), True)).get("lastn")
-                count = parse_int("lastn", lastn, minimum=0) or None
+                count = parse_lastn(self.settings, lastn)
                 read = messages.recent_messages_plan(
                     self.db.dialect_name, session_id, window=self.window, lastn=count
                 )
@@ -74,8 +85,13 @@ class FastRoutes:
                 await self.db.awrite_plan(write)
                 response: Response = ok()
             else:
-                response = JSON(memory_json(await self.db.aread_plan(read)))
+                memory = await offload.read_plan(self.db, read, rows=count or self.window)
+                response = JSON(memory_json(memory))
         except Exception as exc:
             response = error_response(exc, method, scope["path"])
         await response(scope, _no_body, send)
         return True
+
+    def _append_plan(self, session_id: str, parsed: Any) -> Plan[None]:
+        new = new_messages(AddMemoryRequest.model_validate(parsed))
+        return messages.add_messages_plan(self.db.dialect_name, session_id, new)

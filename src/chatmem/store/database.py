@@ -46,6 +46,8 @@ from chatmem.store.prepared import (
 T = TypeVar("T")
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Every engine is made with hide_parameters: a failed statement's exception (and so any log line or
+# traceback that shows it) names the statement but never its parameters, which hold message content.
 
 
 def json_text(value: Any) -> str:
@@ -81,6 +83,7 @@ class Database:
             # No pool_pre_ping: it costs a round trip per request. A connection broken by a database
             # restart fails one request and is then discarded by the pool.
             options: dict[str, Any] = {
+                "hide_parameters": True,
                 "pool_size": pool_size,
                 "max_overflow": pool_size,
                 "json_serializer": json_text,
@@ -104,6 +107,7 @@ class Database:
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
             json_serializer=json_text,
             json_deserializer=orjson.loads,
+            hide_parameters=True,
         )
 
         @event.listens_for(engine, "connect")

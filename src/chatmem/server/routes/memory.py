@@ -7,9 +7,11 @@ from typing import Any
 from fastapi import APIRouter
 from starlette.responses import PlainTextResponse
 
+from chatmem.config import Settings
 from chatmem.memory import messages, sessions
 from chatmem.memory.records import MemoryRecord, NewMessage
 from chatmem.models import AddMemoryRequest
+from chatmem.server import offload
 from chatmem.server.deps import AppSettings, Db
 from chatmem.server.params import parse_int
 from chatmem.server.responses import JSON, ok
@@ -25,13 +27,17 @@ async def get_memory(db: Db, settings: AppSettings, session_id: str, lastn: str 
     session has no messages and the zero summary (200, as Zep >= 0.20).
     A request is answered by ``chatmem.server.fast_routes`` before it gets here; this route answers
     the ones that fast path leaves (and documents the API)."""
-    count = parse_int("lastn", lastn, minimum=0) or None
-    memory = await db.aread_plan(
-        messages.recent_messages_plan(
-            db.dialect_name, session_id, window=settings.message_window, lastn=count
-        )
+    count = parse_lastn(settings, lastn)
+    plan = messages.recent_messages_plan(
+        db.dialect_name, session_id, window=settings.message_window, lastn=count
     )
+    memory = await offload.read_plan(db, plan, rows=count or settings.message_window)
     return JSON(memory_json(memory))
+
+
+def parse_lastn(settings: Settings, raw: str | None) -> int | None:
+    """``lastn``: None or 0 is the window; above CHATMEM_MAX_LASTN is a 400."""
+    return parse_int("lastn", raw, minimum=0, maximum=settings.max_lastn) or None
 
 
 def memory_json(memory: MemoryRecord) -> dict[str, Any]:

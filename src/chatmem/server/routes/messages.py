@@ -8,9 +8,10 @@ from fastapi import APIRouter
 
 from chatmem.memory import messages
 from chatmem.memory.errors import BadRequestError
+from chatmem.memory.validation import MAX_INT
 from chatmem.models import UpdateMessageRequest
 from chatmem.server import offload
-from chatmem.server.deps import Db
+from chatmem.server.deps import AppSettings, Db
 from chatmem.server.params import parse_int
 from chatmem.server.responses import JSON
 from chatmem.server.wire import message_json
@@ -26,15 +27,15 @@ def _message_uuid(raw: str) -> uuid.UUID:
 
 
 @router.get("/sessions/{session_id:id}/messages", operation_id="get_session_messages")
-async def list_messages(db: Db, session_id: str, limit: str | None = None, cursor: str | None = None) -> JSON:
-    """Messages oldest first; ``cursor`` is a 1-based page number and ``limit`` the page size."""
-    page = await db.aread_plan(
-        messages.list_messages_plan(
-            session_id,
-            limit=parse_int("limit", limit, minimum=0) or None,
-            page=parse_int("cursor", cursor, minimum=0) or 1,
-        )
-    )
+async def list_messages(
+    db: Db, settings: AppSettings, session_id: str, limit: str | None = None, cursor: str | None = None
+) -> JSON:
+    """Messages oldest first; ``cursor`` is a 1-based page number and ``limit`` the page size (at most
+    CHATMEM_MAX_PAGE_SIZE, which is also the size without ``limit``)."""
+    size = parse_int("limit", limit, minimum=0, maximum=settings.max_page_size) or settings.max_page_size
+    number = parse_int("cursor", cursor, minimum=0, maximum=MAX_INT // size) or 1
+    plan = messages.list_messages_plan(session_id, limit=size, page=number)
+    page = await offload.read_plan(db, plan, rows=size)
     return JSON(
         {
             "messages": [message_json(record) for record in page.messages],

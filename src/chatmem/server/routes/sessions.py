@@ -8,7 +8,7 @@ from starlette.concurrency import run_in_threadpool
 from chatmem.memory import sessions
 from chatmem.models import CreateSessionRequest, UpdateSessionRequest
 from chatmem.server import offload
-from chatmem.server.deps import Db
+from chatmem.server.deps import AppSettings, Db
 from chatmem.server.params import parse_bool
 from chatmem.server.responses import JSON
 from chatmem.server.routes.paging import page_request, page_response
@@ -19,11 +19,17 @@ router = APIRouter(prefix="/api/v1", tags=["sessions"])
 
 @router.get("/sessions", operation_id="list_sessions")
 async def list_sessions(
-    db: Db, request: Request, limit: str | None = None, cursor: str | None = None, after: str | None = None
+    db: Db,
+    settings: AppSettings,
+    request: Request,
+    limit: str | None = None,
+    cursor: str | None = None,
+    after: str | None = None,
 ) -> JSON:
     """Live sessions in creation order. ``cursor`` skips that many live sessions; ``after`` continues
     from the ``X-Next-Cursor`` header of a previous page in O(page)."""
-    page = await offload.read(db, sessions.list_sessions, db, page_request(limit, cursor, after))
+    wanted = page_request(settings.max_page_size, limit, cursor, after)
+    page = await offload.read_rows(db, sessions.list_sessions, wanted.limit or 0, db, wanted)
     return page_response(request, page, session_json)
 
 

@@ -8,7 +8,7 @@ from starlette.responses import PlainTextResponse
 from chatmem.memory import sessions, users
 from chatmem.models import CreateUserRequest, UpdateUserRequest
 from chatmem.server import offload
-from chatmem.server.deps import Db
+from chatmem.server.deps import AppSettings, Db
 from chatmem.server.responses import JSON, ok
 from chatmem.server.routes.paging import page_request, page_response
 from chatmem.server.wire import session_json, user_json
@@ -31,10 +31,16 @@ def add_user(db: Db, body: CreateUserRequest) -> JSON:
 
 @router.get("/user", operation_id="list_users")
 async def list_users(
-    db: Db, request: Request, limit: str | None = None, cursor: str | None = None, after: str | None = None
+    db: Db,
+    settings: AppSettings,
+    request: Request,
+    limit: str | None = None,
+    cursor: str | None = None,
+    after: str | None = None,
 ) -> JSON:
     """Users in creation order, paged like sessions (``cursor`` offset or ``after`` keyset)."""
-    page = await offload.read(db, users.list_users, db, page_request(limit, cursor, after))
+    wanted = page_request(settings.max_page_size, limit, cursor, after)
+    page = await offload.read_rows(db, users.list_users, wanted.limit or 0, db, wanted)
     return page_response(request, page, user_json)
 
 
@@ -66,6 +72,7 @@ def delete_user(db: Db, user_id: str) -> PlainTextResponse:
 @router.get("/user/{user_id:id}/sessions", operation_id="get_user_sessions")
 async def get_user_sessions(
     db: Db,
+    settings: AppSettings,
     request: Request,
     user_id: str,
     limit: str | None = None,
@@ -73,7 +80,6 @@ async def get_user_sessions(
     after: str | None = None,
 ) -> JSON:
     """The user's live sessions in creation order ([] for an unknown user, as in Zep)."""
-    page = await offload.read(
-        db, sessions.list_sessions, db, page_request(limit, cursor, after), user_id=user_id
-    )
+    wanted = page_request(settings.max_page_size, limit, cursor, after)
+    page = await offload.read_rows(db, sessions.list_sessions, wanted.limit or 0, db, wanted, user_id=user_id)
     return page_response(request, page, session_json)
