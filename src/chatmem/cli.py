@@ -164,7 +164,11 @@ def queue_status(database_url: str | None, as_json: bool) -> None:
     finally:
         db.dispose()
     if as_json:
-        click.echo(orjson.dumps(status_json(status), option=orjson.OPT_UTC_Z | orjson.OPT_INDENT_2).decode())
+        click.echo(
+            orjson.dumps(
+                status_json(status, error_text=True), option=orjson.OPT_UTC_Z | orjson.OPT_INDENT_2
+            ).decode()
+        )
         return
     click.echo(f"depth {status.depth}  dead {status.dead}  lag {status.lag_seconds:.1f}s")
     click.echo(f"{'kind':<16}{'queued':>8}{'running':>9}{'dead':>6}")

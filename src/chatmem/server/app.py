@@ -18,6 +18,7 @@ from chatmem.server.docs import install_docs
 from chatmem.server.errors import install_error_handlers
 from chatmem.server.fast_routes import FastRoutes
 from chatmem.server.middleware import ZepTransportMiddleware
+from chatmem.server.openapi import install_openapi
 from chatmem.server.purger import PeriodicPurge
 from chatmem.server.responses import JSON
 from chatmem.server.routes import enrichment as enrichment_routes
@@ -97,4 +98,5 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         install_docs(app)
     for module in (health, sessions, memory, messages, users, enrichment_routes, search):
         app.include_router(module.router)
+    install_openapi(app, settings)
     return app
