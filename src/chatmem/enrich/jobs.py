@@ -73,7 +73,9 @@ class Enricher:
         ts = clock.now()
         follow_ups: list[dict[str, object]] = []
         with self.db.write() as conn:
-            _lock_sessions(conn, {job.session_pk for job in jobs})
+            present = _lock_sessions(conn, {job.session_pk for job in jobs})
+            live = [m for m in live if m["session_pk"] in present]  # purged since they were read
+            counts = [c for c in counts if c["pk"] in present]
             if counts:
                 conn.execute(
                     sa.update(messages)
@@ -341,19 +343,20 @@ def _queued(conn: sa.Connection, session_pk: int, kind: Kind) -> bool:
     )
 
 
-def _lock_sessions(conn: sa.Connection, session_pks: set[int]) -> None:
-    """Key-share lock the sessions' rows, in id order, before the transaction touches their messages or
-    jobs. Every transaction that writes a session's rows takes the session row first (appends upsert
-    it, the purge selects it FOR UPDATE, in id order): taking it last, through the foreign key of a job
-    insert, is what let ingest and the purge deadlock on PostgreSQL. (SQLite has one writer: a no-op.)"""
-    if conn.dialect.name == "sqlite" or not session_pks:
-        return
-    conn.execute(
-        sa.select(sessions.c.id)
-        .where(sessions.c.id.in_(sorted(session_pks)))
-        .order_by(sessions.c.id)
-        .with_for_update(key_share=True)
-    ).all()
+def _lock_sessions(conn: sa.Connection, session_pks: set[int]) -> set[int]:
+    """Those of the sessions that still exist (the purge may have removed some since their messages were
+    read), key-share locked in id order before the transaction touches their messages or jobs.
+
+    Every transaction that writes a session's rows takes the session row first (appends upsert it, the
+    purge selects it FOR UPDATE, in id order): taking it last, through the foreign key of a job insert,
+    is what let ingest and the purge deadlock on PostgreSQL. (SQLite has one writer: no lock needed.)
+    """
+    if not session_pks:
+        return set()
+    query = sa.select(sessions.c.id).where(sessions.c.id.in_(sorted(session_pks))).order_by(sessions.c.id)
+    if conn.dialect.name != "sqlite":
+        query = query.with_for_update(read=True, key_share=True)  # FOR KEY SHARE: appends go on
+    return set(conn.execute(query).scalars())
 
 
 def _locked_floors(conn: sa.Connection, session_pks: set[int]) -> dict[int, int]:
