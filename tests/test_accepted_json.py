@@ -12,7 +12,7 @@ import httpx
 import orjson
 import pytest
 
-from chatmem.memory.validation import MAX_JSON_DEPTH
+from chatmem.base.validation import MAX_JSON_DEPTH
 
 
 def nested(depth: int) -> Any:

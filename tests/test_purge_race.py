@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from chatmem.base.errors import NotFoundError
 from chatmem.config import Settings
 from chatmem.enrich import queue
 from chatmem.enrich.queue import Job
 from chatmem.enrich.worker import WorkerPool
 from chatmem.memory import messages, sessions
-from chatmem.memory.errors import NotFoundError
 from chatmem.memory.purge import purge
 from chatmem.memory.records import NewMessage
 from chatmem.store import Database

@@ -23,8 +23,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from chatmem.memory.errors import BadRequestError
-from chatmem.memory.validation import check_number, check_text
+from chatmem.base.errors import BadRequestError
+from chatmem.base.validation import check_number, check_text
 
 # Bounds that keep a path cheap to parse, to plan and to evaluate on both databases: PostgreSQL
 # refuses a subscript past 2**31 and numbers it cannot hold, and deep nesting costs stack everywhere.

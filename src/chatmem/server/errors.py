@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from chatmem.memory.errors import BadRequestError, ChatmemError, NotFoundError
+from chatmem.base.errors import BadRequestError, ChatmemError, NotFoundError
 from chatmem.server.guard import ForbiddenHostError, UnsupportedMediaTypeError
 from chatmem.server.responses import error
 

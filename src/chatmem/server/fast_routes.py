@@ -2,11 +2,10 @@
 
 These two routes are the hot path of a chat application: read the recent context, append the turn.
 Through FastAPI (route matching over every route, dependency solving, validating the body from a
-parsed ``dict``, the endpoint wrapper) they cost about as much CPU as their database work: the
-PostgreSQL append reached 0.59x, GET memory 0.55x to 0.74x, the throughput of a framework-free app
-doing the same SQL (docs/benchmarks.md). The transport middleware offers every request to
-``FastRoutes`` first; it answers these two on the code the routes use (the ``AddMemoryRequest`` model,
-here parsed straight from the JSON bytes, the same plans, the same JSON).
+parsed ``dict``, the endpoint wrapper) they cost about as much CPU as their database work
+(docs/benchmarks.md measures both against a framework-free app doing the same SQL). The transport
+middleware offers every request to ``FastRoutes`` first; it answers these two on the code the routes use
+(the ``AddMemoryRequest`` model, here parsed straight from the JSON bytes, the same plans, the same JSON).
 
 The body arrives parsed and checked by the transport middleware (``chatmem.server.guard``), the one
 check of JSON on the way in for both paths. A request it does not accept as it is (a body that fails
@@ -27,17 +26,17 @@ from pydantic import ValidationError
 from starlette.responses import Response
 from starlette.types import Message, Scope, Send
 
+from chatmem.base.errors import ChatmemError
 from chatmem.config import Settings
 from chatmem.memory import messages
-from chatmem.memory.errors import ChatmemError
 from chatmem.models import AddMemoryRequest
-from chatmem.server import offload
 from chatmem.server.errors import error_response
-from chatmem.server.middleware import OFF_LOOP_BODY_BYTES
+from chatmem.server.guard import OFF_LOOP_BODY_BYTES
+from chatmem.server.params import parse_lastn
 from chatmem.server.responses import JSON, ok
-from chatmem.server.routes.memory import memory_json, new_messages, parse_lastn
+from chatmem.server.wire import memory_json, new_messages
 from chatmem.store import Database
-from chatmem.store.prepared import Plan
+from chatmem.store.prepared import WritePlan
 
 # The path as the transport middleware leaves it: one segment per id, ``%2F``/``%25`` still encoded.
 _MEMORY_PATH = re.compile(r"/api/v1/sessions/([^/]+)/memory")
@@ -50,8 +49,8 @@ async def _no_body() -> Message:
 class FastRoutes:
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
-        self.settings = settings
         self.window = settings.message_window
+        self.max_lastn = settings.max_lastn
 
     async def __call__(self, scope: Scope, body: bytes, send: Send) -> bool:
         """Answer the request if it is one of the two routes and well-formed; False: the app must."""
@@ -74,7 +73,7 @@ class FastRoutes:
                     write = self._append_plan(session_id, parsed)
             else:
                 lastn = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), True)).get("lastn")
-                count = parse_lastn(self.settings, lastn)
+                count = parse_lastn(lastn, self.max_lastn)
                 read = messages.recent_messages_plan(
                     self.db.dialect_name, session_id, window=self.window, lastn=count
                 )
@@ -85,13 +84,13 @@ class FastRoutes:
                 await self.db.awrite_plan(write)
                 response: Response = ok()
             else:
-                memory = await offload.read_plan(self.db, read, rows=count or self.window)
+                memory = await self.db.aread_plan(read, rows=count or self.window)
                 response = JSON(memory_json(memory))
         except Exception as exc:
             response = error_response(exc, method, scope["path"])
         await response(scope, _no_body, send)
         return True
 
-    def _append_plan(self, session_id: str, parsed: Any) -> Plan[None]:
+    def _append_plan(self, session_id: str, parsed: Any) -> WritePlan[None]:
         new = new_messages(AddMemoryRequest.model_validate(parsed))
         return messages.add_messages_plan(self.db.dialect_name, session_id, new)

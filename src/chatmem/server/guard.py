@@ -7,7 +7,7 @@ the FastAPI routes and the fast path accept exactly the same input:
   become ``x\\ufffd``);
 - a write (POST, PUT, PATCH) says ``Content-Type: application/json``: a cross-site form or
   ``text/plain`` fetch cannot write into a local server;
-- its body is JSON within ``chatmem.memory.validation``'s limits.
+- its body is JSON within ``chatmem.base.validation``'s limits.
 """
 
 from __future__ import annotations
@@ -15,12 +15,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from urllib.parse import unquote
 
-from chatmem.memory.errors import BadRequestError, ChatmemError
-from chatmem.memory.validation import parse_json
+from chatmem.base.errors import BadRequestError, ChatmemError
+from chatmem.base.validation import parse_json
 
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 _ANY_ADDRESS = ("", "0.0.0.0", "::")
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH"})
+# Bodies above this are parsed and checked in a worker thread (here and in the fast path): a 5 MB body
+# costs tens of milliseconds of CPU that would otherwise stall every other request on the event loop.
+OFF_LOOP_BODY_BYTES = 64 * 1024
 
 
 class ForbiddenHostError(ChatmemError):

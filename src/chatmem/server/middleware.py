@@ -21,16 +21,13 @@ import anyio
 import anyio.to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from chatmem.memory.errors import ChatmemError
+from chatmem.base.errors import ChatmemError
 from chatmem.server import guard
 from chatmem.server.errors import error_response
 from chatmem.server.responses import error
 from chatmem.version import ZEP_VERSION_HEADER
 
 _VERSION_HEADER = (b"x-zep-version", ZEP_VERSION_HEADER.encode())
-# Bodies above this are parsed and checked in a worker thread: a 5 MB body costs tens of milliseconds
-# of CPU that would otherwise stall every other request on the event loop.
-OFF_LOOP_BODY_BYTES = 64 * 1024
 
 
 def route_path(raw_path: bytes) -> str:
@@ -104,7 +101,7 @@ class ZepTransportMiddleware:
             await response(scope, receive, send_with_version)
             return
         try:
-            if len(body) > OFF_LOOP_BODY_BYTES:
+            if len(body) > guard.OFF_LOOP_BODY_BYTES:
                 parsed = await anyio.to_thread.run_sync(guard.check_body, body)
             else:
                 parsed = guard.check_body(body)

@@ -16,8 +16,8 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, TypeAdapter
 
+from chatmem.base.validation import MAX_INT
 from chatmem.config import Settings
-from chatmem.memory.validation import MAX_INT
 from chatmem.models import Memory, MemorySearchResult, Message, Session, User, WireModel
 
 

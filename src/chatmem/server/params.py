@@ -13,8 +13,8 @@ from urllib.parse import quote, unquote
 
 from starlette.convertors import Convertor, register_url_convertor
 
-from chatmem.memory.errors import BadRequestError
-from chatmem.memory.validation import MAX_INT
+from chatmem.base.errors import BadRequestError
+from chatmem.base.validation import MAX_INT
 
 
 class IdConvertor(Convertor[str]):
@@ -79,3 +79,8 @@ def decode_keyset(token: str | None) -> int | None:
         return position
     except (ValueError, binascii.Error, UnicodeDecodeError, BadRequestError):
         raise BadRequestError(f"after must be a cursor returned by this server, got {token[:40]!r}") from None
+
+
+def parse_lastn(raw: str | None, maximum: int) -> int | None:
+    """``lastn`` of GET memory: None or 0 is the window; above ``maximum`` (CHATMEM_MAX_LASTN) is a 400."""
+    return parse_int("lastn", raw, minimum=0, maximum=maximum) or None

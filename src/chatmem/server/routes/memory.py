@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 from starlette.responses import PlainTextResponse
 
-from chatmem.config import Settings
 from chatmem.memory import messages, sessions
-from chatmem.memory.records import MemoryRecord, NewMessage
 from chatmem.models import AddMemoryRequest
-from chatmem.server import offload
 from chatmem.server.deps import AppSettings, Db
-from chatmem.server.params import parse_int
+from chatmem.server.params import parse_lastn
 from chatmem.server.responses import JSON, ok
-from chatmem.server.wire import ZERO_SUMMARY, message_json, summary_json
+from chatmem.server.wire import memory_json, new_messages
 
 router = APIRouter(prefix="/api/v1", tags=["memory"])
 
@@ -27,33 +22,11 @@ async def get_memory(db: Db, settings: AppSettings, session_id: str, lastn: str 
     session has no messages and the zero summary (200, as Zep >= 0.20).
     A request is answered by ``chatmem.server.fast_routes`` before it gets here; this route answers
     the ones that fast path leaves (and documents the API)."""
-    count = parse_lastn(settings, lastn)
-    plan = messages.recent_messages_plan(
-        db.dialect_name, session_id, window=settings.message_window, lastn=count
-    )
-    memory = await offload.read_plan(db, plan, rows=count or settings.message_window)
+    count = parse_lastn(lastn, settings.max_lastn)
+    window = settings.message_window
+    plan = messages.recent_messages_plan(db.dialect_name, session_id, window=window, lastn=count)
+    memory = await db.aread_plan(plan, rows=count or window)
     return JSON(memory_json(memory))
-
-
-def parse_lastn(settings: Settings, raw: str | None) -> int | None:
-    """``lastn``: None or 0 is the window; above CHATMEM_MAX_LASTN is a 400."""
-    return parse_int("lastn", raw, minimum=0, maximum=settings.max_lastn) or None
-
-
-def memory_json(memory: MemoryRecord) -> dict[str, Any]:
-    return {
-        "messages": [message_json(record) for record in memory.messages],
-        "summary": summary_json(memory.summary) if memory.summary is not None else ZERO_SUMMARY,
-    }
-
-
-def new_messages(body: AddMemoryRequest) -> list[NewMessage]:
-    return [
-        NewMessage(
-            role=m.role, content=m.content, metadata=m.metadata, uuid=m.uuid, token_count=m.token_count or 0
-        )
-        for m in body.messages or ()
-    ]
 
 
 @router.post("/sessions/{session_id:id}/memory", operation_id="add_memory")
@@ -66,7 +39,7 @@ async def add_memory(db: Db, session_id: str, body: AddMemoryRequest) -> PlainTe
 
 
 @router.delete("/sessions/{session_id:id}/memory", operation_id="delete_memory")
-def delete_memory(db: Db, session_id: str) -> PlainTextResponse:
+async def delete_memory(db: Db, session_id: str) -> PlainTextResponse:
     """Soft-delete the session and all of its messages."""
-    sessions.delete_session(db, session_id)
+    await db.awrite_plan(sessions.delete_session_plan(session_id))
     return ok()

@@ -6,11 +6,10 @@ import uuid
 
 from fastapi import APIRouter
 
+from chatmem.base.errors import BadRequestError
+from chatmem.base.validation import MAX_INT
 from chatmem.memory import messages
-from chatmem.memory.errors import BadRequestError
-from chatmem.memory.validation import MAX_INT
 from chatmem.models import UpdateMessageRequest
-from chatmem.server import offload
 from chatmem.server.deps import AppSettings, Db
 from chatmem.server.params import parse_int
 from chatmem.server.responses import JSON
@@ -34,8 +33,7 @@ async def list_messages(
     CHATMEM_MAX_PAGE_SIZE, which is also the size without ``limit``)."""
     size = parse_int("limit", limit, minimum=0, maximum=settings.max_page_size) or settings.max_page_size
     number = parse_int("cursor", cursor, minimum=0, maximum=MAX_INT // size) or 1
-    plan = messages.list_messages_plan(session_id, limit=size, page=number)
-    page = await offload.read_plan(db, plan, rows=size)
+    page = await db.aread_plan(messages.list_messages_plan(session_id, limit=size, page=number), rows=size)
     return JSON(
         {
             "messages": [message_json(record) for record in page.messages],
@@ -47,11 +45,13 @@ async def list_messages(
 
 @router.get("/sessions/{session_id:id}/messages/{message_uuid}", operation_id="get_session_message")
 async def get_message(db: Db, session_id: str, message_uuid: str) -> JSON:
-    record = await offload.read(db, messages.get_message, db, session_id, _message_uuid(message_uuid))
+    record = await db.aread_plan(messages.get_message_plan(session_id, _message_uuid(message_uuid)))
     return JSON(message_json(record))
 
 
 @router.patch("/sessions/{session_id:id}/messages/{message_uuid}", operation_id="update_message_metadata")
-def update_message(db: Db, session_id: str, message_uuid: str, body: UpdateMessageRequest) -> JSON:
-    record = messages.update_message_metadata(db, session_id, _message_uuid(message_uuid), body.metadata)
+async def update_message(db: Db, session_id: str, message_uuid: str, body: UpdateMessageRequest) -> JSON:
+    record = await db.awrite_plan(
+        messages.update_message_metadata_plan(session_id, _message_uuid(message_uuid), body.metadata)
+    )
     return JSON(message_json(record))

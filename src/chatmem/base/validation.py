@@ -16,7 +16,7 @@ import json
 import math
 from typing import Any
 
-from chatmem.memory.errors import BadRequestError
+from chatmem.base.errors import BadRequestError
 
 # A B-tree entry in PostgreSQL holds at most ~2.7 kB; keep ids well inside it on both databases.
 MAX_ID_BYTES = 2048
