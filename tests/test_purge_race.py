@@ -60,12 +60,12 @@ def test_purge_racing_appends_deletes_and_workers_never_deadlocks(pg: Database) 
                 sid = rng.choice(SESSIONS)
                 if rng.random() < 0.25:
                     with contextlib.suppress(NotFoundError):
-                        sessions.delete_session(pg, sid)
+                        pg.write_plan(sessions.delete_session_plan(sid))
                 else:
                     batch = [
                         NewMessage(role="h", content=f"m{rng.random()}.") for _ in range(rng.randint(1, 4))
                     ]
-                    messages.add_messages(pg, sid, batch)
+                    pg.write_plan(messages.add_messages_plan(pg.dialect_name, sid, batch))
                 stop.wait(0.005)  # keeps the sessions short, so a round stays cheap
         except BaseException as exc:
             errors.append(exc)
