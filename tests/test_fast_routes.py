@@ -39,7 +39,7 @@ Answer = tuple[bool, int | None, bytes]
 
 def call(db: Database, path: str, body: bytes, *, method: str = "POST", query: bytes = b"") -> Answer:
     """Call the fast path as the transport middleware does: (handled, status, response body)."""
-    scope = {"type": "http", "method": method, "path": path, "query_string": query}
+    scope: dict[str, object] = {"type": "http", "method": method, "path": path, "query_string": query}
     # The middleware answers a body the guard refuses with 400; the fast path then sees no parsed body.
     with contextlib.suppress(ChatmemError):
         scope["chatmem.json"] = guard.check_body(body)
