@@ -8,6 +8,7 @@ it is called directly, to see which requests it answers and that the ones it dec
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,10 +18,11 @@ import psycopg
 import pytest
 from starlette.types import Message
 
-from chatmem.base.errors import NotFoundError
+from chatmem.base.errors import ChatmemError, NotFoundError
 from chatmem.config import Settings
 from chatmem.memory.messages import list_messages_plan
 from chatmem.memory.sessions import get_session_plan
+from chatmem.server import guard
 from chatmem.server.fast_routes import FastRoutes
 from chatmem.store import Database
 from chatmem.store.tables import DEFAULT_TENANT_ID
@@ -38,7 +40,10 @@ Answer = tuple[bool, int | None, bytes]
 
 def call(db: Database, path: str, body: bytes, *, method: str = "POST", query: bytes = b"") -> Answer:
     """Call the fast path as the transport middleware does: (handled, status, response body)."""
-    scope = {"type": "http", "method": method, "path": path, "query_string": query}
+    scope: dict[str, object] = {"type": "http", "method": method, "path": path, "query_string": query}
+    # The middleware answers a body the guard refuses with 400; the fast path then sees no parsed body.
+    with contextlib.suppress(ChatmemError):
+        scope["chatmem.json"] = guard.check_body(body)
     sent: list[Message] = []
 
     async def send(message: Message) -> None:

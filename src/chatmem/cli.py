@@ -28,6 +28,14 @@ def _database_option(func: click.decorators.FC) -> click.decorators.FC:
     )(func)
 
 
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if level != "debug":
+        # SQLAlchemy logs every statement with its parameters (message content) at INFO once the root
+        # logger is at INFO; that belongs to debugging only.
+        logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
+
+
 def _use_database(database_url: str | None) -> None:
     if database_url:
         # Through the environment, so that every uvicorn worker process sees the same choice.
@@ -120,6 +128,7 @@ def serve(
     """Migrate the schema, then serve the API."""
     import uvicorn
 
+    from chatmem.server.connections import uvicorn_options
     from chatmem.store import Database
     from chatmem.store import migrate as apply
 
@@ -138,9 +147,7 @@ def serve(
             f"WARNING: serving {host} with authentication OFF (--dangerously-allow-public-without-auth)",
             err=True,
         )
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    _configure_logging(settings.log_level)
     db = Database(settings.resolved_database_url(), pool_size=1)
     try:
         apply(db)
@@ -154,6 +161,7 @@ def serve(
         workers=workers or settings.workers,
         log_level=settings.log_level,
         access_log=False,
+        **uvicorn_options(settings, from_environment=True),
     )
 
 
@@ -175,9 +183,7 @@ def worker(database_url: str | None, threads: int | None) -> None:
 
     _use_database(database_url)
     settings = get_settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    _configure_logging(settings.log_level)
     count = threads if threads is not None else max(1, settings.enrich_workers)
     db = Database(settings.resolved_database_url(), pool_size=count + 1)
     apply(db)
@@ -216,7 +222,11 @@ def queue_status(database_url: str | None, as_json: bool) -> None:
     finally:
         db.dispose()
     if as_json:
-        click.echo(orjson.dumps(status_json(status), option=orjson.OPT_UTC_Z | orjson.OPT_INDENT_2).decode())
+        click.echo(
+            orjson.dumps(
+                status_json(status, error_text=True), option=orjson.OPT_UTC_Z | orjson.OPT_INDENT_2
+            ).decode()
+        )
         return
     click.echo(f"depth {status.depth}  dead {status.dead}  lag {status.lag_seconds:.1f}s")
     click.echo(f"{'kind':<16}{'queued':>8}{'running':>9}{'dead':>6}")

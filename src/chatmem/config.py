@@ -58,6 +58,30 @@ class Settings(BaseSettings):
         default=False, description="let `chatmem serve` listen on a non-loopback address with auth off"
     )
 
+    # --- Limits on what one client can make the server do (docs/limits.md) ----------------------------
+    allowed_hosts: str = Field(
+        default="",
+        description="Host header values the server answers (comma-separated, * for any, *.example.com "
+        "for a domain); empty = localhost, 127.0.0.1, ::1 and CHATMEM_HOST",
+    )
+    api_docs: bool = Field(default=True, description="serve /docs (Swagger UI from the package, no CDN)")
+    max_page_size: int = Field(
+        default=1000, ge=1, description="largest ?limit of a list; a list without ?limit returns this many"
+    )
+    max_lastn: int = Field(default=1000, ge=1, description="largest ?lastn of GET memory")
+    header_timeout_seconds: float = Field(
+        default=10, gt=0, description="a connection that has not sent a whole request head by then is closed"
+    )
+    body_timeout_seconds: float = Field(
+        default=30, gt=0, description="a request body that has not arrived by then gets 408"
+    )
+    keep_alive_seconds: float = Field(default=5, gt=0, description="idle keep-alive connections close after")
+    max_connections: int = Field(
+        default=1000,
+        ge=1,
+        description="open connections per server process; beyond it the longest-idle one is closed",
+    )
+
     @field_validator("log_level")
     @classmethod
     def _lower(cls, value: str) -> str:
@@ -92,6 +116,11 @@ class Settings(BaseSettings):
     enrich_max_attempts: int = Field(default=5, ge=1, description="tries before a job is marked dead")
     enrich_retry_seconds: float = Field(default=2, ge=0, description="first retry delay; doubles per try")
     enrich_retry_max_seconds: float = Field(default=300, ge=0)
+    enrich_job_seconds: float = Field(
+        default=30,
+        gt=0,
+        description="time one summary job may spend before it hands the rest of its work to a new job",
+    )
     token_counts: bool = Field(default=True, description="tiktoken cl100k_base counts for messages")
 
     embeddings: Literal["auto", "local", "openai", "off"] = Field(
@@ -121,6 +150,11 @@ class Settings(BaseSettings):
     summarizer_max_tokens: int = Field(default=1024, ge=16, description="output tokens per LLM call")
     summarizer_context_tokens: int = Field(default=128_000, ge=2048, description="the model's context")
     summary_sentences: int = Field(default=6, ge=1, description="extractive summary length")
+    summarizer_max_chars: int = Field(
+        default=200_000,
+        ge=1000,
+        description="most characters of conversation one summary folds (a longer backlog takes several)",
+    )
 
     openai_base_url: str = "https://api.openai.com/v1"
     openai_api_key: str = ""

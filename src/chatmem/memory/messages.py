@@ -12,10 +12,10 @@ from sqlalchemy.dialects import postgresql
 from chatmem.base import clock
 from chatmem.base.errors import BadRequestError, NotFoundError
 from chatmem.base.json import JsonObject, json_text
+from chatmem.base.validation import check_id, check_json, check_text
 from chatmem.memory.metadata import checked_patch, merge_patch
 from chatmem.memory.paging import NO_LIMIT
 from chatmem.memory.records import MemoryRecord, MessagePage, NewMessage
-from chatmem.memory.validation import check_id, check_json, check_text
 from chatmem.store.jobs import ingest_job, ingest_job_from
 from chatmem.store.live import LIVE_SESSION, above_floor, live
 from chatmem.store.prepared import (

@@ -9,10 +9,10 @@ import sqlalchemy as sa
 from chatmem.base import clock
 from chatmem.base.errors import AlreadyExistsError, NotFoundError
 from chatmem.base.json import JsonObject
+from chatmem.base.validation import check_id, check_json, check_text
 from chatmem.memory.metadata import checked_patch, merge_patch
 from chatmem.memory.paging import PageRequest, creation_ordered, page_plan
 from chatmem.memory.records import Page
-from chatmem.memory.validation import check_id, check_json, check_text
 from chatmem.store.live import LIVE_SESSION, soft_delete
 from chatmem.store.prepared import Prepared, ReadPlan, WritePlan, statement, statement_alone, upsert
 from chatmem.store.records import USER_COLUMNS, UserRecord

@@ -14,10 +14,13 @@ from chatmem.config import Settings, get_settings
 from chatmem.enrich.worker import WorkerPool
 from chatmem.search.service import Searcher
 from chatmem.search.vectors import single_threaded_blas
+from chatmem.server import guard
 from chatmem.server.auth import Authenticator, AuthMiddleware
+from chatmem.server.docs import install_docs
 from chatmem.server.errors import install_error_handlers
 from chatmem.server.fast_routes import FastRoutes
 from chatmem.server.middleware import ZepTransportMiddleware
+from chatmem.server.openapi import install_openapi
 from chatmem.server.purger import PeriodicPurge
 from chatmem.server.responses import JSON
 from chatmem.server.routes import admin, health, memory, messages, search, sessions, users
@@ -78,7 +81,14 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         fast = FastRoutes(database, settings)
         # Auth in front of the fast path, so no request reaches a route unauthenticated.
         outer: ASGIApp = AuthMiddleware(
-            ZepTransportMiddleware(inner, max_body_size=settings.max_request_size, fast=fast), authenticator
+            ZepTransportMiddleware(
+                inner,
+                max_body_size=settings.max_request_size,
+                fast=fast,
+                allowed_hosts=guard.allowed_hosts(settings.allowed_hosts, settings.host),
+                body_timeout=settings.body_timeout_seconds,
+            ),
+            authenticator,
         )
         origins = settings.cors_origin_list()
         if origins:
@@ -98,14 +108,19 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         description="Long-term memory for LLM chat applications, speaking the Zep 0.x REST API.",
         default_response_class=JSON,
         redirect_slashes=False,
-        # Zep parsed JSON bodies whatever the Content-Type; so do we when none is sent.
-        strict_content_type=False,
+        # Writes without a JSON Content-Type never get here: the transport middleware answers 415.
+        strict_content_type=True,
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.db = database
     app.state.searcher = searcher
     install_error_handlers(app)
+    if settings.api_docs:
+        install_docs(app)
     for module in (health, sessions, memory, messages, users, enrichment_routes, search, admin):
         app.include_router(module.router)
+    install_openapi(app, settings)
     return app

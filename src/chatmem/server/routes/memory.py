@@ -8,7 +8,7 @@ from starlette.responses import PlainTextResponse
 from chatmem.memory import messages, sessions
 from chatmem.models import AddMemoryRequest
 from chatmem.server.deps import AppSettings, Caller, Db
-from chatmem.server.params import parse_int
+from chatmem.server.params import parse_lastn
 from chatmem.server.responses import JSON, ok
 from chatmem.server.wire import memory_json, new_messages
 
@@ -24,12 +24,12 @@ async def get_memory(
     session has no messages and the zero summary (200, as Zep >= 0.20).
     A request is answered by ``chatmem.server.fast_routes`` before it gets here; this route answers
     the ones that fast path leaves (and documents the API)."""
-    count = parse_int("lastn", lastn, minimum=0) or None
-    memory = await db.aread_plan(
-        messages.recent_messages_plan(
-            db.dialect_name, caller.tenant_id, session_id, window=settings.message_window, lastn=count
-        )
+    count = parse_lastn(lastn, settings.max_lastn)
+    window = settings.message_window
+    plan = messages.recent_messages_plan(
+        db.dialect_name, caller.tenant_id, session_id, window=window, lastn=count
     )
+    memory = await db.aread_plan(plan, rows=count or window)
     return JSON(memory_json(memory))
 
 

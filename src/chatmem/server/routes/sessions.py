@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 
 from chatmem.memory import sessions
 from chatmem.models import CreateSessionRequest, UpdateSessionRequest
-from chatmem.server.deps import Caller, Db
+from chatmem.server.deps import AppSettings, Caller, Db
 from chatmem.server.params import parse_bool
 from chatmem.server.responses import JSON
 from chatmem.server.routes.paging import page_request, page_response
@@ -19,6 +19,7 @@ router = APIRouter(prefix="/api/v1", tags=["sessions"])
 async def list_sessions(
     db: Db,
     caller: Caller,
+    settings: AppSettings,
     request: Request,
     limit: str | None = None,
     cursor: str | None = None,
@@ -26,9 +27,8 @@ async def list_sessions(
 ) -> JSON:
     """Live sessions in creation order. ``cursor`` skips that many live sessions; ``after`` continues
     from the ``X-Next-Cursor`` header of a previous page in O(page)."""
-    page = await db.aread_plan(
-        sessions.list_sessions_plan(caller.tenant_id, page_request(limit, cursor, after))
-    )
+    wanted = page_request(settings.max_page_size, limit, cursor, after)
+    page = await db.aread_plan(sessions.list_sessions_plan(caller.tenant_id, wanted), rows=wanted.limit or 0)
     return page_response(request, page, session_json)
 
 

@@ -7,7 +7,7 @@ from starlette.responses import PlainTextResponse
 
 from chatmem.memory import sessions, users
 from chatmem.models import CreateUserRequest, UpdateUserRequest
-from chatmem.server.deps import Caller, Db
+from chatmem.server.deps import AppSettings, Caller, Db
 from chatmem.server.responses import JSON, ok
 from chatmem.server.routes.paging import page_request, page_response
 from chatmem.server.wire import session_json, user_json
@@ -34,13 +34,15 @@ async def add_user(db: Db, caller: Caller, body: CreateUserRequest) -> JSON:
 async def list_users(
     db: Db,
     caller: Caller,
+    settings: AppSettings,
     request: Request,
     limit: str | None = None,
     cursor: str | None = None,
     after: str | None = None,
 ) -> JSON:
     """Users in creation order, paged like sessions (``cursor`` offset or ``after`` keyset)."""
-    page = await db.aread_plan(users.list_users_plan(caller.tenant_id, page_request(limit, cursor, after)))
+    wanted = page_request(settings.max_page_size, limit, cursor, after)
+    page = await db.aread_plan(users.list_users_plan(caller.tenant_id, wanted), rows=wanted.limit or 0)
     return page_response(request, page, user_json)
 
 
@@ -75,6 +77,7 @@ async def delete_user(db: Db, caller: Caller, user_id: str) -> PlainTextResponse
 async def get_user_sessions(
     db: Db,
     caller: Caller,
+    settings: AppSettings,
     request: Request,
     user_id: str,
     limit: str | None = None,
@@ -82,7 +85,8 @@ async def get_user_sessions(
     after: str | None = None,
 ) -> JSON:
     """The user's live sessions in creation order ([] for an unknown user, as in Zep)."""
+    wanted = page_request(settings.max_page_size, limit, cursor, after)
     page = await db.aread_plan(
-        sessions.list_sessions_plan(caller.tenant_id, page_request(limit, cursor, after), user_id=user_id)
+        sessions.list_sessions_plan(caller.tenant_id, wanted, user_id=user_id), rows=wanted.limit or 0
     )
     return page_response(request, page, session_json)
