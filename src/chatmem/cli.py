@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-import logging
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import click
 
-from chatmem.config import get_settings
+from chatmem.config import Settings, get_settings
 from chatmem.version import __version__
+
+# prometheus_client reads it when first imported (chatmem.metrics says why this matters).
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def _database_option(func: click.decorators.FC) -> click.decorators.FC:
@@ -25,6 +32,33 @@ def _use_database(database_url: str | None) -> None:
         # Through the environment, so that every uvicorn worker process sees the same choice.
         os.environ["CHATMEM_DATABASE_URL"] = database_url
         get_settings.cache_clear()
+
+
+def _configure_logging(settings: Settings) -> None:
+    from chatmem.logs import configure_logging
+
+    configure_logging(settings)
+
+
+@contextmanager
+def _metrics_dir(settings: Settings) -> Iterator[None]:
+    """Give this server's processes one empty directory for their metric files, before anything
+    imports prometheus_client: CHATMEM_METRICS_DIR (its old files removed: they would add an earlier
+    server's counts to this one's), or a temporary directory removed again on exit."""
+    if not settings.metrics:
+        yield
+        return
+    configured = settings.metrics_dir
+    path = configured or Path(tempfile.mkdtemp(prefix="chatmem-metrics-"))
+    path.mkdir(parents=True, exist_ok=True)
+    for old in path.glob("*.db"):
+        old.unlink()
+    os.environ[MULTIPROC_ENV] = str(path)
+    try:
+        yield
+    finally:
+        if configured is None:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 @click.group()
@@ -75,28 +109,31 @@ def serve(database_url: str | None, host: str | None, port: int | None, workers:
     """Migrate the schema, then serve the API."""
     import uvicorn
 
+    from chatmem.logs import logging_config
     from chatmem.store import Database
     from chatmem.store import migrate as apply
 
     _use_database(database_url)
     settings = get_settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    _configure_logging(settings)
     db = Database(settings.resolved_database_url(), pool_size=1)
     try:
         apply(db)
     finally:
         db.dispose()
-    uvicorn.run(
-        "chatmem.server.app:create_app",
-        factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
-        workers=workers or settings.workers,
-        log_level=settings.log_level,
-        access_log=False,
-    )
+    with _metrics_dir(settings):
+        uvicorn.run(
+            "chatmem.server.app:create_app",
+            factory=True,
+            host=host or settings.host,
+            port=port or settings.port,
+            workers=workers or settings.workers,
+            log_level=settings.log_level,
+            log_config=logging_config(settings),
+            # chatmem writes its own access log (chatmem.server.observe), with the route template.
+            access_log=False,
+            timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+        )
 
 
 @main.command()
@@ -112,26 +149,33 @@ def worker(database_url: str | None, threads: int | None) -> None:
     import signal
 
     from chatmem.enrich.worker import WorkerPool
+    from chatmem.server.shutdown import Deadline
     from chatmem.store import Database
     from chatmem.store import migrate as apply
 
     _use_database(database_url)
     settings = get_settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    _configure_logging(settings)
     count = threads if threads is not None else max(1, settings.enrich_workers)
     db = Database(settings.resolved_database_url(), pool_size=count + 1)
     apply(db)
     pool = WorkerPool(db, settings, count)
+    deadline = Deadline(settings.shutdown_grace_seconds)
+
+    def terminate(*_: object) -> None:
+        deadline.start()
+        pool.drain()
+
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: pool.stop(timeout=0))
+        signal.signal(signum, terminate)
     click.echo(f"chatmem worker: {count} thread(s) on {db.url.render_as_string(hide_password=True)}")
     pool.start()
     try:
-        pool.wait()
+        # Until every thread stopped (drained by a signal, batches finished) or the grace ran out.
+        while not pool.wait(timeout=0.5) and not deadline.expired():
+            pass
     finally:
-        pool.stop()
+        pool.stop(timeout=deadline.remaining())
         db.dispose()
 
 

@@ -40,6 +40,27 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=8, ge=1, description="PostgreSQL connections per server process")
     log_level: str = "info"
 
+    # --- Operations (docs/deploy.md) ------------------------------------------------------------------
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="text | json (one JSON object per line)"
+    )
+    access_log: bool = Field(default=True, description="one log line per request (chatmem.access)")
+    metrics: bool = Field(default=True, description="count requests for GET /metrics; false: no /metrics")
+    metrics_public: bool = Field(
+        default=False, description="serve /metrics without an admin credential when auth is on"
+    )
+    metrics_dir: Path | None = Field(
+        default=None,
+        description="where `chatmem serve` keeps the per-process metric files (emptied at start); "
+        "empty = a fresh temporary directory",
+    )
+    shutdown_grace_seconds: int = Field(
+        default=30,
+        ge=0,
+        description="after SIGTERM: time for in-flight requests and the jobs workers hold; jobs still "
+        "held then go back to the queue",
+    )
+
     @field_validator("log_level")
     @classmethod
     def _lower(cls, value: str) -> str:
@@ -129,7 +150,7 @@ class Settings(BaseSettings):
         "(least recently used sessions are dropped first; 0 reads them from the database per query)",
     )
 
-    @field_validator("embeddings", "summarizer", mode="before")
+    @field_validator("embeddings", "summarizer", "log_format", mode="before")
     @classmethod
     def _provider(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value

@@ -17,6 +17,7 @@ from chatmem.enrich.queue import Job, Kind
 from chatmem.enrich.summaries import latest_summary, live_session
 from chatmem.enrich.summarizers import Summarizer, make_summarizer
 from chatmem.memory import clock
+from chatmem.metrics import EMBEDDINGS, SUMMARIES
 from chatmem.store import Database
 from chatmem.store.tables import (
     enrich_jobs,
@@ -119,6 +120,7 @@ class Enricher:
             ]
             _upsert(self.db, conn, message_embeddings, ["session_pk", "seq"], values)
             queue.complete(conn, jobs)
+        EMBEDDINGS.labels("message").inc(len(values))
 
     def _vectors(self, embedder: Embedder, texts: list[str]) -> list[dict[str, Any]]:
         if not texts:
@@ -202,6 +204,7 @@ class Enricher:
             )
             if self.embedder is not None and self.settings.embed_summaries:
                 queue.enqueue(conn, [queue.job_row(session_pk, Kind.EMBED_SUMMARY, point.seq, point.seq, ts)])
+        SUMMARIES.inc()
         return True
 
     # --- summary embeddings ---------------------------------------------------------------------------
@@ -235,6 +238,7 @@ class Enricher:
             ]
             _upsert(self.db, conn, summary_embeddings, ["session_pk", "point_seq"], values)
             queue.complete(conn, jobs)
+        EMBEDDINGS.labels("summary").inc(len(values))
 
 
 def _live_messages(db: Database, jobs: Sequence[Job], *, embedded_model: bool = False) -> list[Any]:

@@ -15,11 +15,14 @@ from chatmem.search.service import Searcher
 from chatmem.search.vectors import single_threaded_blas
 from chatmem.server.errors import install_error_handlers
 from chatmem.server.fast_routes import FastRoutes
+from chatmem.server.metrics_export import PoolSampler
 from chatmem.server.middleware import ZepTransportMiddleware
+from chatmem.server.observe import ObserveMiddleware, record_route
 from chatmem.server.purger import PeriodicPurge
 from chatmem.server.responses import JSON
 from chatmem.server.routes import enrichment as enrichment_routes
-from chatmem.server.routes import health, memory, messages, search, sessions, users
+from chatmem.server.routes import health, memory, messages, metrics, search, sessions, users
+from chatmem.server.shutdown import Deadline, on_terminate
 from chatmem.store import Database
 from chatmem.version import __version__
 
@@ -54,11 +57,22 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         purger.start()
         enrichment = WorkerPool(database, settings, settings.enrich_workers)
         enrichment.start()
+        sampler = PoolSampler(database)
+        if settings.metrics:
+            sampler.start()
+        deadline = Deadline(settings.shutdown_grace_seconds)
+
+        def terminating() -> None:
+            deadline.start()
+            enrichment.drain()
+
+        on_terminate(terminating)
         try:
             yield
         finally:
-            enrichment.stop()
+            enrichment.stop(timeout=deadline.remaining())
             purger.stop()
+            sampler.stop()
             # The async read pool lives on this server's event loop, whoever owns the database.
             await database.aclose()
             if owns_db:
@@ -66,7 +80,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 
     def transport(inner: ASGIApp) -> ASGIApp:
         fast = FastRoutes(database, settings)
-        return ZepTransportMiddleware(inner, max_body_size=settings.max_request_size, fast=fast)
+        zep = ZepTransportMiddleware(record_route(inner), max_body_size=settings.max_request_size, fast=fast)
+        return ObserveMiddleware(zep, metrics=settings.metrics, access_log=settings.access_log)
 
     app = ChatmemApp(
         transport=transport,
@@ -83,6 +98,6 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.db = database
     app.state.searcher = searcher
     install_error_handlers(app)
-    for module in (health, sessions, memory, messages, users, enrichment_routes, search):
+    for module in (health, metrics, sessions, memory, messages, users, enrichment_routes, search):
         app.include_router(module.router)
     return app

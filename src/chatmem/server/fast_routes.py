@@ -28,6 +28,7 @@ from chatmem.memory import messages
 from chatmem.memory.errors import ChatmemError
 from chatmem.models import AddMemoryRequest
 from chatmem.server.errors import error_response
+from chatmem.server.observe import request_context
 from chatmem.server.params import parse_int
 from chatmem.server.responses import JSON, ok
 from chatmem.server.routes.memory import memory_json, new_messages
@@ -36,6 +37,8 @@ from chatmem.store.prepared import Plan
 
 # The path as the transport middleware leaves it: one segment per id, ``%2F``/``%25`` still encoded.
 _MEMORY_PATH = re.compile(r"/api/v1/sessions/([^/]+)/memory")
+# Its template, as the FastAPI route declares it (metrics and logs name routes by template).
+MEMORY_ROUTE = "/api/v1/sessions/{session_id}/memory"
 
 
 async def _no_body() -> Message:
@@ -55,6 +58,9 @@ class FastRoutes:
         match = _MEMORY_PATH.fullmatch(scope["path"])
         if match is None:
             return False
+        context = request_context(scope)
+        if context is not None:
+            context.route = MEMORY_ROUTE
         session_id = unquote(match[1])
         try:
             # Each of these refuses bad input before any statement runs.

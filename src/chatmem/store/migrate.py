@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 
@@ -32,6 +34,25 @@ def migrate(db: Database, revision: str = "head") -> None:
             conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_MIGRATION_LOCK})")
         config.attributes["connection"] = conn
         command.upgrade(config, revision)
+
+
+@functools.cache
+def head_revision() -> str | None:
+    """The newest migration this chatmem has."""
+    from alembic.script import ScriptDirectory
+
+    head: str | None = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    return head
+
+
+def schema_revision(db: Database) -> str | None:
+    """The revision the database is at (None: no schema yet), read on a reader connection: it never
+    waits for SQLite's writer, and it is quiet (Alembic's context logs each time it is set up)."""
+    with db.read() as conn:
+        if not sa.inspect(conn).has_table("alembic_version"):
+            return None
+        version = sa.table("alembic_version", sa.column("version_num"))
+        return conn.execute(sa.select(version.c.version_num)).scalar()
 
 
 def current_revision(db: Database) -> str | None:
