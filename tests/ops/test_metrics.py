@@ -1,0 +1,116 @@
+"""GET /metrics: counters and histograms move as requests, jobs and purges happen; one view whichever
+server process answers; no label carries an id or text."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.compat.process import ChatmemProcess
+from tests.ops.scrape import Sample, scrape, total, wait_for_metric
+from tests.support import LiveServer, database_url
+
+MEMORY = "/api/v1/sessions/{session_id}/memory"
+REQUESTS = "chatmem_http_request_duration_seconds_count"
+
+
+def append(url: str, session_id: str, content: str) -> None:
+    # A new connection per request: with several server processes, any of them may take it.
+    response = httpx.post(
+        f"{url}/api/v1/sessions/{session_id}/memory",
+        json={"messages": [{"role": "user", "content": content}]},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+
+
+def assert_no_data_in_labels(samples: list[Sample], *secrets: str) -> None:
+    values = {value for s in samples for value in s.labels.values()}
+    leaked = [value for value in values if any(secret in value for secret in secrets)]
+    assert leaked == []
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_every_server_process_reports_the_same_counts(backend: str, tmp_path: Path, workers: int) -> None:
+    env = {
+        "CHATMEM_WORKERS": str(workers),
+        "CHATMEM_ENRICH_WORKERS": "1",
+        "CHATMEM_ENRICH_POLL_SECONDS": "0.05",
+        "CHATMEM_EMBEDDINGS": "off",
+        "CHATMEM_PURGE_EVERY_MINUTES": "0.005",
+    }
+    appends = 12
+    with database_url(backend, tmp_path) as url, ChatmemProcess(url, tmp_path, env) as server:
+        for i in range(appends):
+            append(server.url, f"metrics-session-{i % 3}", f"private words {i}")
+        assert httpx.get(f"{server.url}/api/v1/sessions/metrics-session-0/memory").status_code == 200
+        assert httpx.get(f"{server.url}/api/v1/sessions/metrics-session-0").status_code == 200
+        wait_for_metric(
+            server.url,
+            lambda samples: (
+                total(samples, "chatmem_enrich_jobs_total", kind="ingest", outcome="done") >= appends
+            ),
+            what="the ingest jobs",
+        )
+        assert httpx.delete(f"{server.url}/api/v1/sessions/metrics-session-2/memory").status_code == 200
+        samples = wait_for_metric(
+            server.url,
+            lambda samples: total(samples, "chatmem_purge_removed_total", what="sessions") >= 1,
+            what="the purge",
+        )
+        assert total(samples, "chatmem_enrich_jobs_total", kind="ingest", outcome="done") == appends
+        assert total(samples, "chatmem_server_processes") == workers
+        assert total(samples, "chatmem_purge_runs_total", outcome="ok") >= 1
+        assert total(samples, "chatmem_purge_removed_total", what="messages") == appends // 3
+        assert total(samples, "chatmem_enrich_run_duration_seconds_count", kind="ingest") >= 1
+        assert total(samples, "chatmem_enrich_queue_depth") == 0
+        assert total(samples, "chatmem_enrich_dead_jobs") == 0
+        assert total(samples, "process_resident_memory_bytes") > 0
+        assert total(samples, "chatmem_db_pool_max_connections") > 0
+
+        # Whichever process answers a scrape, the request counts are the same.
+        for _ in range(4):
+            samples = scrape(server.url)
+            assert total(samples, REQUESTS, route=MEMORY, method="POST", status="200") == appends
+            assert total(samples, REQUESTS, route=MEMORY, method="GET", status="200") == 1
+            assert total(samples, REQUESTS, route=MEMORY, method="DELETE", status="200") == 1
+            assert total(samples, REQUESTS, route="/api/v1/sessions/{session_id}", method="GET") == 1
+        histogram = [
+            s
+            for s in samples
+            if s.name == "chatmem_http_request_duration_seconds_bucket" and s.labels["route"] == MEMORY
+        ]
+        assert max(s.value for s in histogram if s.labels["method"] == "POST") == appends  # le="+Inf"
+        assert_no_data_in_labels(samples, "metrics-session", "private words")
+
+
+def test_requests_the_app_refuses_are_counted_under_their_route(
+    fresh_server: Callable[..., AbstractContextManager[LiveServer]], sid: str
+) -> None:
+    with fresh_server() as server:
+        before = scrape(server.url)
+        assert (
+            httpx.post(f"{server.url}/api/v1/sessions/{sid}/memory", content=b"{not json").status_code == 400
+        )
+        assert httpx.get(f"{server.url}/api/v1/sessions/{sid}").status_code == 404
+        assert httpx.get(f"{server.url}/no/such/{sid}").status_code == 404
+        assert httpx.put(f"{server.url}/api/v1/sessions").status_code == 405
+        after = scrape(server.url)
+
+        def moved(**labels: str) -> float:
+            return total(after, REQUESTS, **labels) - total(before, REQUESTS, **labels)
+
+        assert moved(route=MEMORY, method="POST", status="400") == 1
+        assert moved(route="/api/v1/sessions/{session_id}", method="GET", status="404") == 1
+        assert moved(route="unmatched", method="GET", status="404") == 1
+        assert moved(route="/api/v1/sessions", method="PUT", status="405") == 1
+        assert_no_data_in_labels(after, sid)
+
+
+def test_metrics_can_be_switched_off(fresh_server: Callable[..., AbstractContextManager[LiveServer]]) -> None:
+    with fresh_server(metrics=False) as server:
+        assert httpx.get(f"{server.url}/metrics").status_code == 404
