@@ -110,9 +110,15 @@ class WorkerPool:
     """``threads`` workers in this process sharing one Enricher (one loaded model)."""
 
     def __init__(
-        self, db: Database, settings: Settings, threads: int, *, observer: Observer | None = None
+        self,
+        db: Database,
+        settings: Settings,
+        threads: int,
+        *,
+        observer: Observer | None = None,
+        enricher: Enricher | None = None,
     ) -> None:
-        enricher = Enricher(db, settings)
+        enricher = enricher or Enricher(db, settings)
         self.db = db
         self.workers = [Worker(db, settings, enricher=enricher, observer=observer) for _ in range(threads)]
         self._stop = threading.Event()
