@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -13,6 +14,7 @@ from chatmem.config import Settings, get_settings
 from chatmem.enrich.worker import WorkerPool
 from chatmem.search.service import Searcher
 from chatmem.search.vectors import single_threaded_blas
+from chatmem.server import access_log as access
 from chatmem.server.errors import install_error_handlers
 from chatmem.server.fast_routes import FastRoutes
 from chatmem.server.metrics_export import PoolSampler
@@ -47,6 +49,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     database = db or Database(settings.resolved_database_url(), pool_size=settings.db_pool_size)
     # One per app: it holds the query embedder and the in-memory vectors of exact search.
     searcher = Searcher(database, settings)
+    access_log = None
+    if settings.access_log and logging.getLogger(access.LOGGER).isEnabledFor(logging.INFO):
+        access_log = access.AccessLog(json=settings.log_format == "json")
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -73,6 +78,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             enrichment.stop(timeout=deadline.remaining())
             purger.stop()
             sampler.stop()
+            if access_log is not None:
+                access_log.flush()
             # The async read pool lives on this server's event loop, whoever owns the database.
             await database.aclose()
             if owns_db:
@@ -81,7 +88,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     def transport(inner: ASGIApp) -> ASGIApp:
         fast = FastRoutes(database, settings)
         zep = ZepTransportMiddleware(record_route(inner), max_body_size=settings.max_request_size, fast=fast)
-        return ObserveMiddleware(zep, metrics=settings.metrics, access_log=settings.access_log)
+        return ObserveMiddleware(zep, metrics=settings.metrics, access_log=access_log)
 
     app = ChatmemApp(
         transport=transport,

@@ -6,14 +6,13 @@ answers are seen like every other. Each request gets a ``RequestContext`` in its
 ``record_route`` (around FastAPI's router) for the rest. Other layers may add to it too: the tenant
 belongs there once the request is authenticated.
 
-Per request this costs a dict lookup, one histogram observation and, when on, one log record:
+Per request this costs a dict lookup, one histogram observation and, when on, one access line:
 docs/benchmarks.md measures it (bench/observability.py).
 """
 
 from __future__ import annotations
 
-import logging
-import os
+import random
 import re
 import time
 
@@ -22,11 +21,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chatmem.logs import REQUEST_ID
 from chatmem.metrics import REQUEST_SECONDS
+from chatmem.server.access_log import AccessLog
 
 CONTEXT_KEY = "chatmem.request"
 UNMATCHED = "unmatched"
-
-access_log = logging.getLogger("chatmem.access")
 
 # What a client may choose as its request id: short, and nothing a log reader could misread.
 _CLIENT_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:/+=@-]{1,128}")
@@ -54,11 +52,12 @@ def _request_id(scope: Scope) -> str:
             if _CLIENT_REQUEST_ID.fullmatch(value):
                 return str(value.decode())
             break
-    return os.urandom(12).hex()
+    # Unique enough to find a request's lines; not a secret, so no system call for randomness.
+    return f"{random.getrandbits(96):024x}"
 
 
 class ObserveMiddleware:
-    def __init__(self, app: ASGIApp, *, metrics: bool, access_log: bool) -> None:
+    def __init__(self, app: ASGIApp, *, metrics: bool, access_log: AccessLog | None) -> None:
         self.app = app
         self.metrics = metrics
         self.access_log = access_log
@@ -87,7 +86,7 @@ class ObserveMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            if self.metrics or self.access_log:
+            if self.metrics or self.access_log is not None:
                 self._record(scope["method"], context, status, time.perf_counter() - started)
             REQUEST_ID.reset(token)
 
@@ -100,21 +99,8 @@ class ObserveMiddleware:
             if observer is None:
                 observer = self._observers[key] = REQUEST_SECONDS.labels(context.route, method, str(status))
             observer.observe(seconds)
-        if self.access_log:
-            access_log.info(
-                "%s %s %d %.2fms",
-                method,
-                context.route,
-                status,
-                seconds * 1000,
-                extra={
-                    "route": context.route,
-                    "method": method,
-                    "status": status,
-                    "duration_ms": round(seconds * 1000, 3),
-                    "tenant": context.tenant,
-                },
-            )
+        if self.access_log is not None:
+            self.access_log.write(context.request_id, method, context.route, status, seconds, context.tenant)
 
 
 def record_route(app: ASGIApp) -> ASGIApp:
