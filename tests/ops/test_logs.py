@@ -3,13 +3,16 @@ response), and never the content, metadata values or credentials a request carri
 
 from __future__ import annotations
 
+import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from chatmem.server.access_log import BATCH_LINES, AccessLog
 from tests.compat.process import ChatmemProcess
 from tests.support import database_url
 
@@ -69,16 +72,19 @@ def test_json_logs_carry_request_ids_and_no_content(backend: str, tmp_path: Path
     }
     session_id, user_id = f"log-session-{SECRET}", f"log-user-{SECRET}"
     sent = requests_through_every_route(session_id, user_id)
-    with database_url(backend, tmp_path) as url, ChatmemProcess(url, tmp_path, env) as server:
-        with httpx.Client(
-            base_url=server.url, timeout=30, headers={"Authorization": f"Bearer {SECRET}"}
-        ) as client:
-            for number, (method, path, options) in enumerate(sent):
-                response = client.request(method, path, headers={"X-Request-Id": f"req-{number}"}, **options)
-                assert response.status_code < 500, (method, path, response.text)
-                assert response.headers["x-request-id"] == f"req-{number}"
-            generated = client.get("/healthz").headers["x-request-id"]
-        log = server.log()
+    credentials = {"Authorization": f"Bearer {SECRET}"}
+    with (
+        database_url(backend, tmp_path) as url,
+        ChatmemProcess(url, tmp_path, env) as server,
+        httpx.Client(base_url=server.url, timeout=30, headers=credentials) as client,
+    ):
+        for number, (method, path, options) in enumerate(sent):
+            response = client.request(method, path, headers={"X-Request-Id": f"req-{number}"}, **options)
+            assert response.status_code < 500, (method, path, response.text)
+            assert response.headers["x-request-id"] == f"req-{number}"
+        generated = client.get("/healthz").headers["x-request-id"]
+    # Read after the server stopped: access lines are written in batches, the last at shutdown.
+    log = server.log()
     parsed = lines(log)
     # (The first lines are the start-up probes of ChatmemProcess.)
     access = [line for line in parsed if line["logger"] == "chatmem.access"][-len(sent) - 1 :]
@@ -95,7 +101,7 @@ def test_access_log_can_be_switched_off(backend: str, tmp_path: Path) -> None:
     env = {"CHATMEM_LOG_FORMAT": "json", "CHATMEM_LOG_LEVEL": "info", "CHATMEM_ACCESS_LOG": "false"}
     with database_url(backend, tmp_path) as url, ChatmemProcess(url, tmp_path, env) as server:
         assert httpx.get(f"{server.url}/api/v1/sessions").status_code == 200
-        log = server.log()
+    log = server.log()
     parsed = lines(log)
     assert parsed, "the server logged nothing at all"
     assert [line for line in parsed if line["logger"] == "chatmem.access"] == []
@@ -107,3 +113,25 @@ def test_unusable_request_ids_are_replaced(shared_server: Any, header: str) -> N
     assert response.status_code == 200
     assert response.headers["x-request-id"] not in ("", header)
     assert len(response.headers["x-request-id"]) == 24
+
+
+async def test_access_lines_are_written_in_batches_in_the_log_format() -> None:
+    stream = io.BytesIO()
+    text = AccessLog(json=False, stream=stream)
+    text.write("rid-1", "GET", "/api/v1/sessions/{session_id}", 200, 0.0012, "default")
+    assert stream.getvalue() == b""  # waits for more lines, or for its timer
+    text.flush()
+    line = stream.getvalue().decode()
+    assert re.fullmatch(
+        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO chatmem\.access: "
+        r"GET /api/v1/sessions/\{session_id\} 200 1\.20ms \[rid-1\]\n",
+        line,
+    )
+
+    stream = io.BytesIO()
+    json_log = AccessLog(json=True, stream=stream)
+    for number in range(BATCH_LINES):
+        json_log.write(f"rid-{number}", "POST", "/x", 201, 0.5, "default")
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [line["request_id"] for line in lines] == [f"rid-{n}" for n in range(BATCH_LINES)]
+    assert lines[0]["time"].endswith("+00:00") and lines[0]["duration_ms"] == 500.0

@@ -45,6 +45,16 @@ def head_revision() -> str | None:
     return head
 
 
+@functools.cache
+def known_revisions() -> frozenset[str]:
+    """Every migration this chatmem has."""
+    from alembic.script import ScriptDirectory
+
+    return frozenset(
+        script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()
+    )
+
+
 def schema_revision(db: Database) -> str | None:
     """The revision the database is at (None: no schema yet), read on a reader connection: it never
     waits for SQLite's writer, and it is quiet (Alembic's context logs each time it is set up)."""
