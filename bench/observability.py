@@ -93,7 +93,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", choices=("sqlite", "postgres"), required=True)
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=8.0, help="per side, operation and round")
+    parser.add_argument(
+        "--control",
+        action="store_true",
+        help="A/A run: the 'on' server runs with everything off too, to show the noise between two servers",
+    )
     args = parser.parse_args(argv)
+    sides = {**SIDES, "on": SIDES["off"]} if args.control else SIDES
 
     runs: list[Measurement] = []
     with tempfile.TemporaryDirectory(prefix="chatmem-obs-") as tmp, ExitStack() as stack:
@@ -106,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
             side: stack.enter_context(
                 chatmem_server(url, 1, work, env={"CHATMEM_LOG_LEVEL": "info", **env}, name=f"chatmem-{side}")
             )
-            for side, env in SIDES.items()
+            for side, env in sides.items()
         }
         _preload(servers["off"])
         for number in range(args.rounds):
@@ -141,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     command = " ".join(["python -m bench.observability", *(argv if argv is not None else sys.argv[1:])])
     result = {
         "command": command,
+        "control": args.control,
         "db": args.db,
         "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "rounds": args.rounds,
@@ -152,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = RESULTS / f"observability-{args.db}-{stamp}.json"
+    kind = "observability-control" if args.control else "observability"
+    path = RESULTS / f"{kind}-{args.db}-{stamp}.json"
     path.write_text(json.dumps(result, indent=2) + "\n")
 
     print(f"\n{command}   (median of {args.rounds} rounds, {CONCURRENCY} connections, 1 server process)")

@@ -34,12 +34,6 @@ def _use_database(database_url: str | None) -> None:
         get_settings.cache_clear()
 
 
-def _configure_logging(settings: Settings) -> None:
-    from chatmem.logs import configure_logging
-
-    configure_logging(settings)
-
-
 @contextmanager
 def _metrics_dir(settings: Settings) -> Iterator[None]:
     """Give this server's processes one empty directory for their metric files, before anything
@@ -109,13 +103,13 @@ def serve(database_url: str | None, host: str | None, port: int | None, workers:
     """Migrate the schema, then serve the API."""
     import uvicorn
 
-    from chatmem.logs import logging_config
+    from chatmem.logs import configure_logging, logging_config
     from chatmem.store import Database
     from chatmem.store import migrate as apply
 
     _use_database(database_url)
     settings = get_settings()
-    _configure_logging(settings)
+    configure_logging(settings)
     db = Database(settings.resolved_database_url(), pool_size=1)
     try:
         apply(db)
@@ -149,13 +143,14 @@ def worker(database_url: str | None, threads: int | None) -> None:
     import signal
 
     from chatmem.enrich.worker import WorkerPool
+    from chatmem.logs import configure_logging
     from chatmem.server.shutdown import Deadline
     from chatmem.store import Database
     from chatmem.store import migrate as apply
 
     _use_database(database_url)
     settings = get_settings()
-    _configure_logging(settings)
+    configure_logging(settings)
     count = threads if threads is not None else max(1, settings.enrich_workers)
     db = Database(settings.resolved_database_url(), pool_size=count + 1)
     apply(db)

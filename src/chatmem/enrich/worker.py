@@ -57,17 +57,19 @@ class Worker:
         try:
             self.enricher.handle(kind, jobs)
         except Exception as exc:
-            ENRICH_RUN_SECONDS.labels(kind.value).observe(time.perf_counter() - started)
-            if len(jobs) > 1:
-                # Run them one by one, so a single poisonous job does not take its batch down with it.
-                for job in jobs:
-                    self._run(kind, [job])
-                return
-            self._fail(jobs[0], exc)
-            return
+            failed: Exception | None = exc
+        else:
+            failed = None
         ENRICH_RUN_SECONDS.labels(kind.value).observe(time.perf_counter() - started)
-        for job in jobs:
-            self._observe(job, "done")
+        if failed is None:
+            for job in jobs:
+                self._observe(job, "done")
+        elif len(jobs) > 1:
+            # Run them one by one, so a single poisonous job does not take its batch down with it.
+            for job in jobs:
+                self._run(kind, [job])
+        else:
+            self._fail(jobs[0], failed)
 
     def _fail(self, job: Job, exc: Exception) -> None:
         error = f"{type(exc).__name__}: {exc}"
