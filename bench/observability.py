@@ -1,7 +1,8 @@
 """What metrics and the JSON access log cost the hot paths: append and GET memory throughput with both
 on against both off, measured in the same run.
 
-    .venv/bin/python -m bench.observability --db sqlite|postgres [--rounds 4] [--seconds 8]
+    .venv/bin/python -m bench.observability --db sqlite|postgres [--rounds 4] [--seconds 8] [--control]
+    .venv/bin/python -m bench.observability --middleware
 
 Two ``chatmem serve`` processes run side by side on one database: ``on`` (CHATMEM_METRICS=true,
 CHATMEM_LOG_FORMAT=json, CHATMEM_ACCESS_LOG=true: one JSON line per request, to a file) and ``off``
@@ -21,6 +22,7 @@ import sys
 import tempfile
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -88,9 +90,59 @@ def _measure(side: str, op: str, server: ServerProcess, seconds: float) -> Measu
     )
 
 
+def middleware_cost(requests: int = 30_000, repeats: int = 5) -> dict[str, float]:
+    """CPU microseconds per request that the observe middleware adds around a trivial ASGI app, in
+    multiprocess mode as under ``chatmem serve``: best of ``repeats`` (the least disturbed by other
+    processes), process CPU time rather than wall time."""
+    import asyncio
+    import os
+    import time
+
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="chatmem-obs-metrics-")
+    from chatmem.server.access_log import AccessLog
+    from chatmem.server.observe import ObserveMiddleware
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"OK"})
+
+    async def send(message: Any) -> None:
+        pass
+
+    async def receive() -> Any:
+        return {"type": "http.request", "body": b""}
+
+    scope = {"type": "http", "method": "GET", "path": "/", "headers": [(b"host", b"x"), (b"accept", b"*/*")]}
+    sink = open(os.devnull, "wb")  # noqa: SIM115 - lives as long as the measurement
+
+    def cpu_per_request(handler: Any) -> float:
+        async def drive() -> None:
+            for _ in range(requests):
+                await handler(scope, receive, send)
+
+        best = float("inf")
+        for _ in range(repeats):
+            started = time.process_time()
+            asyncio.run(drive())
+            best = min(best, (time.process_time() - started) / requests * 1e6)
+        return best
+
+    figures = {"bare app": cpu_per_request(app)}
+    for name, metrics, access in (
+        ("middleware, both off", False, False),
+        ("metrics on", True, False),
+        ("JSON access log on", False, True),
+        ("both on", True, True),
+    ):
+        log = AccessLog(json=True, stream=sink) if access else None
+        figures[name] = cpu_per_request(ObserveMiddleware(app, metrics=metrics, access_log=log))
+    sink.close()
+    return figures
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.observability", description=__doc__)
-    parser.add_argument("--db", choices=("sqlite", "postgres"), required=True)
+    parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=8.0, help="per side, operation and round")
     parser.add_argument(
@@ -98,7 +150,16 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="A/A run: the 'on' server runs with everything off too, to show the noise between two servers",
     )
+    parser.add_argument(
+        "--middleware",
+        action="store_true",
+        help="only the in-process CPU cost of the middleware per request (no servers, no database)",
+    )
     args = parser.parse_args(argv)
+    if args.middleware:
+        for name, micros in middleware_cost().items():
+            print(f"{name:<24}{micros:8.2f} us CPU per request")
+        return 0
     sides = {**SIDES, "on": SIDES["off"]} if args.control else SIDES
 
     runs: list[Measurement] = []
