@@ -9,10 +9,15 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import Request
+from fastapi.testclient import TestClient
+from starlette.responses import JSONResponse, Response
 
+from chatmem.config import Settings
+from chatmem.server import create_app
 from tests.compat.process import ChatmemProcess
 from tests.ops.scrape import Sample, scrape, total, wait_for_metric
-from tests.support import LiveServer, database_url
+from tests.support import LiveServer, database_url, migrated
 
 MEMORY = "/api/v1/sessions/{session_id}/memory"
 REQUESTS = "chatmem_http_request_duration_seconds_count"
@@ -114,3 +119,20 @@ def test_requests_the_app_refuses_are_counted_under_their_route(
 def test_metrics_can_be_switched_off(fresh_server: Callable[..., AbstractContextManager[LiveServer]]) -> None:
     with fresh_server(metrics=False) as server:
         assert httpx.get(f"{server.url}/metrics").status_code == 404
+
+
+def test_the_auth_layer_can_require_an_admin_for_metrics_unless_they_are_public(tmp_path: Path) -> None:
+    # The hook the auth layer (issue 11) fills in: None lets the request through, a response refuses it.
+    def admin_only(request: Request) -> Response | None:
+        if request.headers.get("authorization") == "Bearer admin-key":
+            return None
+        return JSONResponse({"message": "an admin API key is required"}, status_code=401)
+
+    with migrated("sqlite", tmp_path) as db:
+        for public, anonymous in ((False, 401), (True, 200)):
+            app = create_app(Settings(metrics_public=public), db)
+            app.state.metrics_admin_check = admin_only
+            client = TestClient(app)
+            assert client.get("/metrics").status_code == anonymous
+            admin = client.get("/metrics", headers={"Authorization": "Bearer admin-key"})
+            assert admin.status_code == 200 and "chatmem_http_request_duration_seconds" in admin.text
