@@ -135,7 +135,13 @@ def serve(database_url: str | None, host: str | None, port: int | None, workers:
 @click.option(
     "--threads", type=int, default=None, help="Worker threads (default CHATMEM_ENRICH_WORKERS, min 1)."
 )
-def worker(database_url: str | None, threads: int | None) -> None:
+@click.option(
+    "--metrics-port",
+    type=int,
+    default=None,
+    help="Serve this process's /metrics on this port (CHATMEM_WORKER_METRICS_PORT; 0 = off).",
+)
+def worker(database_url: str | None, threads: int | None, metrics_port: int | None) -> None:
     """Run enrichment workers (token counts, embeddings, summaries) until stopped (SIGINT/SIGTERM).
 
     Run as many as you like against one PostgreSQL; set CHATMEM_ENRICH_WORKERS=0 on the servers then.
@@ -164,6 +170,13 @@ def worker(database_url: str | None, threads: int | None) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, terminate)
     click.echo(f"chatmem worker: {count} thread(s) on {db.url.render_as_string(hide_password=True)}")
+    port = settings.worker_metrics_port if metrics_port is None else metrics_port
+    if port:
+        # One process, values in memory: prometheus_client's own small server is enough here.
+        from prometheus_client import start_http_server
+
+        start_http_server(port, addr=settings.host)
+        click.echo(f"chatmem worker: metrics on http://{settings.host}:{port}/metrics")
     pool.start()
     try:
         # Until every thread stopped (drained by a signal, batches finished) or the grace ran out.

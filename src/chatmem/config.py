@@ -54,6 +54,13 @@ class Settings(BaseSettings):
         description="where `chatmem serve` keeps the per-process metric files (emptied at start); "
         "empty = a fresh temporary directory",
     )
+    worker_metrics_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="`chatmem worker` serves its own /metrics on this port (on CHATMEM_HOST, without "
+        "auth: private networks only); 0 = off",
+    )
     shutdown_grace_seconds: int = Field(
         default=30,
         ge=0,

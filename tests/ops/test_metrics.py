@@ -3,6 +3,10 @@ server process answers; no label carries an id or text."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -14,10 +18,12 @@ from fastapi.testclient import TestClient
 from starlette.responses import JSONResponse, Response
 
 from chatmem.config import Settings
+from chatmem.memory.messages import add_messages
+from chatmem.memory.records import NewMessage
 from chatmem.server import create_app
-from tests.compat.process import ChatmemProcess
+from tests.compat.process import ChatmemProcess, chatmem_command
 from tests.ops.scrape import Sample, scrape, total, wait_for_metric
-from tests.support import LiveServer, database_url, migrated
+from tests.support import LiveServer, database_url, free_port, migrated
 
 MEMORY = "/api/v1/sessions/{session_id}/memory"
 REQUESTS = "chatmem_http_request_duration_seconds_count"
@@ -136,3 +142,41 @@ def test_the_auth_layer_can_require_an_admin_for_metrics_unless_they_are_public(
             assert client.get("/metrics").status_code == anonymous
             admin = client.get("/metrics", headers={"Authorization": "Bearer admin-key"})
             assert admin.status_code == 200 and "chatmem_http_request_duration_seconds" in admin.text
+
+
+def test_a_separate_worker_serves_its_own_metrics_and_stops_on_sigterm(backend: str, tmp_path: Path) -> None:
+    port = free_port()
+    with migrated(backend, tmp_path) as db:
+        add_messages(db, "worker-session", [NewMessage(role="user", content="private words")])
+        url = db.url.render_as_string(hide_password=False)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CHATMEM_")} | {
+            "CHATMEM_DATA_DIR": str(tmp_path),
+            "CHATMEM_EMBEDDINGS": "off",
+            "CHATMEM_SUMMARIZER": "off",
+            "CHATMEM_ENRICH_POLL_SECONDS": "0.05",
+        }
+        command = [str(chatmem_command()), "worker", "--database-url", url, "--metrics-port", str(port)]
+        worker = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            metrics_url = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    samples = scrape(metrics_url)
+                except httpx.TransportError:
+                    samples = []
+                if total(samples, "chatmem_enrich_jobs_total", kind="ingest", outcome="done") >= 1:
+                    break
+                assert worker.poll() is None and time.monotonic() < deadline, (
+                    "the worker did not report the job"
+                )
+                time.sleep(0.1)
+            assert total(samples, "chatmem_enrich_run_duration_seconds_count", kind="ingest") >= 1
+            assert total(samples, "process_cpu_seconds_total") > 0
+            assert_no_data_in_labels(samples, "worker-session", "private words")
+            worker.send_signal(signal.SIGTERM)
+            assert worker.wait(timeout=60) == 0
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
