@@ -14,7 +14,7 @@ import click
 from chatmem.config import Settings, get_settings
 from chatmem.version import __version__
 
-# prometheus_client reads it when first imported (chatmem.metrics says why this matters).
+# prometheus_client reads it when first imported (chatmem.base.metrics says why this matters).
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
@@ -103,13 +103,13 @@ def serve(database_url: str | None, host: str | None, port: int | None, workers:
     """Migrate the schema, then serve the API."""
     import uvicorn
 
-    from chatmem.logs import configure_logging, logging_config
+    from chatmem.base.logs import configure_logging, logging_config
     from chatmem.store import Database
     from chatmem.store import migrate as apply
 
     _use_database(database_url)
     settings = get_settings()
-    configure_logging(settings)
+    configure_logging(settings.log_format, settings.log_level)
     db = Database(settings.resolved_database_url(), pool_size=1)
     try:
         apply(db)
@@ -123,7 +123,7 @@ def serve(database_url: str | None, host: str | None, port: int | None, workers:
             port=port or settings.port,
             workers=workers or settings.workers,
             log_level=settings.log_level,
-            log_config=logging_config(settings),
+            log_config=logging_config(settings.log_format, settings.log_level),
             # chatmem writes its own access log (chatmem.server.observe), with the route template.
             access_log=False,
             timeout_graceful_shutdown=settings.shutdown_grace_seconds,
@@ -148,15 +148,15 @@ def worker(database_url: str | None, threads: int | None, metrics_port: int | No
     """
     import signal
 
+    from chatmem.base.logs import configure_logging
     from chatmem.enrich.worker import WorkerPool
-    from chatmem.logs import configure_logging
     from chatmem.server.shutdown import Deadline
     from chatmem.store import Database
     from chatmem.store import migrate as apply
 
     _use_database(database_url)
     settings = get_settings()
-    configure_logging(settings)
+    configure_logging(settings.log_format, settings.log_level)
     count = threads if threads is not None else max(1, settings.enrich_workers)
     db = Database(settings.resolved_database_url(), pool_size=count + 1)
     apply(db)
@@ -200,7 +200,7 @@ def queue_status(database_url: str | None, as_json: bool) -> None:
     import orjson
 
     from chatmem.enrich import queue as jobs
-    from chatmem.server.routes.enrichment import status_json
+    from chatmem.server.wire import status_json
     from chatmem.store import Database
 
     _use_database(database_url)

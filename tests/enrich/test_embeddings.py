@@ -10,11 +10,12 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from chatmem.base import clock
 from chatmem.config import Settings
 from chatmem.enrich import queue, vectors
 from chatmem.enrich.embedders import LocalEmbedder
 from chatmem.enrich.worker import Worker
-from chatmem.memory import clock
+from chatmem.store.jobs import Kind, job_row
 from chatmem.store.tables import message_embeddings, sessions, summary_embeddings
 from tests.enrich.conftest import FAST, rows, wait_for
 from tests.enrich.fake_openai import FakeOpenAI, fake_vector
@@ -146,7 +147,7 @@ def test_a_model_change_replaces_the_stored_vectors(
             session_pk = conn.execute(
                 sa.select(sessions.c.id).where(sessions.c.session_id == sid)
             ).scalar_one()
-            queue.enqueue(conn, [queue.job_row(session_pk, queue.Kind.EMBED_MESSAGES, 1, 1, clock.now())])
+            queue.enqueue(conn, [job_row(session_pk, Kind.EMBED_MESSAGES, 1, 1, clock.now())])
         while Worker(server.db, settings).run_once():
             pass
         got = stored(server, 1) or []

@@ -14,11 +14,12 @@ import sqlalchemy as sa
 
 from chatmem.config import Settings
 from chatmem.enrich.jobs import Enricher
-from chatmem.enrich.queue import Job, Kind
+from chatmem.enrich.queue import Job
 from chatmem.enrich.worker import Worker, WorkerPool
 from chatmem.memory.messages import add_messages
 from chatmem.memory.records import NewMessage
 from chatmem.store import Database
+from chatmem.store.jobs import Kind
 from chatmem.store.tables import enrich_jobs, messages
 from tests.compat.process import ChatmemProcess
 from tests.support import database_url, migrated

@@ -2,7 +2,7 @@
 when scraped (the enrichment queue, the processes themselves).
 
 Under ``chatmem serve`` the values of all worker processes are read from their files
-(``chatmem.metrics``), so whichever process answers, the scrape is the same. Process metrics
+(``chatmem.base.metrics``), so whichever process answers, the scrape is the same. Process metrics
 (``process_*``) are then summed over the live server processes, read from ``/proc`` by pid; the
 queue gauges come from one query against the database, which holds the one queue every process shares.
 """
@@ -20,8 +20,8 @@ from prometheus_client import REGISTRY, CollectorRegistry, ProcessCollector, gen
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from chatmem.base.metrics import DB_POOL_CONNECTIONS, DB_POOL_LIMIT, multiprocess_dir
 from chatmem.enrich import queue
-from chatmem.metrics import DB_POOL_CONNECTIONS, DB_POOL_LIMIT, multiprocess_dir
 from chatmem.store import Database
 
 _PID_FILE = re.compile(r"_(\d+)\.db$")

@@ -19,8 +19,8 @@ import time
 from prometheus_client import Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from chatmem.logs import REQUEST_ID
-from chatmem.metrics import REQUEST_SECONDS
+from chatmem.base.logs import REQUEST_ID
+from chatmem.base.metrics import REQUEST_SECONDS
 from chatmem.server.access_log import AccessLog
 
 CONTEXT_KEY = "chatmem.request"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 
+from chatmem.base.metrics import PURGE_ROWS, PURGE_RUNS
 from chatmem.memory.purge import purge
-from chatmem.metrics import PURGE_ROWS, PURGE_RUNS
 from chatmem.store import Database
 
 log = logging.getLogger("chatmem.purge")

@@ -17,8 +17,6 @@ from typing import Any
 
 import orjson
 
-from chatmem.config import Settings
-
 # Set by the server's request middleware for the duration of a request (threads it hands work to
 # inherit it with the context).
 REQUEST_ID: ContextVar[str | None] = ContextVar("chatmem_request_id", default=None)
@@ -60,10 +58,10 @@ class TextFormatter(logging.Formatter):
         return text if request_id is None else f"{text} [{request_id}]"
 
 
-def logging_config(settings: Settings) -> dict[str, Any]:
+def logging_config(log_format: str, level: str) -> dict[str, Any]:
     """A ``logging.config.dictConfig`` for chatmem and uvicorn alike: one handler on stderr at the root,
     the chosen format. uvicorn applies it in each of its worker processes (``log_config``)."""
-    formatter = JsonFormatter if settings.log_format == "json" else TextFormatter
+    formatter = JsonFormatter if log_format == "json" else TextFormatter
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -71,7 +69,7 @@ def logging_config(settings: Settings) -> dict[str, Any]:
         "handlers": {
             "stderr": {"class": "logging.StreamHandler", "formatter": "chatmem", "stream": "ext://sys.stderr"}
         },
-        "root": {"level": settings.log_level.upper(), "handlers": ["stderr"]},
+        "root": {"level": level.upper(), "handlers": ["stderr"]},
         # uvicorn's own loggers come with handlers of their own: route them through the root instead.
         "loggers": {
             name: {"handlers": [], "propagate": True}
@@ -80,5 +78,5 @@ def logging_config(settings: Settings) -> dict[str, Any]:
     }
 
 
-def configure_logging(settings: Settings) -> None:
-    logging.config.dictConfig(logging_config(settings))
+def configure_logging(log_format: str, level: str) -> None:
+    logging.config.dictConfig(logging_config(log_format, level))
