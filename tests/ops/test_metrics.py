@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from starlette.responses import JSONResponse, Response
 
 from chatmem.config import Settings
-from chatmem.memory.messages import add_messages
+from chatmem.memory.messages import add_messages_plan
 from chatmem.memory.records import NewMessage
 from chatmem.server import create_app
 from tests.compat.process import ChatmemProcess, chatmem_command
@@ -147,7 +147,11 @@ def test_the_auth_layer_can_require_an_admin_for_metrics_unless_they_are_public(
 def test_a_separate_worker_serves_its_own_metrics_and_stops_on_sigterm(backend: str, tmp_path: Path) -> None:
     port = free_port()
     with migrated(backend, tmp_path) as db:
-        add_messages(db, "worker-session", [NewMessage(role="user", content="private words")])
+        db.write_plan(
+            add_messages_plan(
+                db.dialect_name, "worker-session", [NewMessage(role="user", content="private words")]
+            )
+        )
         url = db.url.render_as_string(hide_password=False)
         env = {k: v for k, v in os.environ.items() if not k.startswith("CHATMEM_")} | {
             "CHATMEM_DATA_DIR": str(tmp_path),

@@ -16,7 +16,7 @@ from chatmem.config import Settings
 from chatmem.enrich.jobs import Enricher
 from chatmem.enrich.queue import Job
 from chatmem.enrich.worker import Worker, WorkerPool
-from chatmem.memory.messages import add_messages
+from chatmem.memory.messages import add_messages_plan
 from chatmem.memory.records import NewMessage
 from chatmem.store import Database
 from chatmem.store.jobs import Kind
@@ -111,7 +111,9 @@ class BlockingEnricher(Enricher):
 def test_a_job_still_running_at_shutdown_goes_back_to_the_queue(backend: str, tmp_path: Path) -> None:
     settings = Settings(enrich_poll_seconds=0.05, embeddings="off", summarizer="off")
     with migrated(backend, tmp_path) as db:
-        add_messages(db, "slow-session", [NewMessage(role="user", content="hello")])
+        db.write_plan(
+            add_messages_plan(db.dialect_name, "slow-session", [NewMessage(role="user", content="hello")])
+        )
         enricher = BlockingEnricher(db, settings)
         pool = WorkerPool(db, settings, 1, enricher=enricher)
         pool.start()
