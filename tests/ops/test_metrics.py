@@ -56,6 +56,12 @@ def test_every_server_process_reports_the_same_counts(backend: str, tmp_path: Pa
     }
     appends = 12
     with database_url(backend, tmp_path) as url, ChatmemProcess(url, tmp_path, env) as server:
+        # /healthz answers as soon as one process listens; the others may still be starting.
+        wait_for_metric(
+            server.url,
+            lambda samples: total(samples, "chatmem_server_processes") == workers,
+            what="every server process",
+        )
         for i in range(appends):
             append(server.url, f"metrics-session-{i % 3}", f"private words {i}")
         assert httpx.get(f"{server.url}/api/v1/sessions/metrics-session-0/memory").status_code == 200
