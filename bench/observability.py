@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
 
     summary = {}
     for op in ("append", "get_memory"):
-        figures = {}
+        figures: dict[str, Any] = {}
         for side in SIDES:
             mine = [m for m in runs if m.op == op and m.target == side]
             figures[side] = {

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
+import yaml  # type: ignore[import-untyped]
 
 from chatmem.config import Settings
 from tests.support import free_port
@@ -62,7 +62,10 @@ def test_the_settings_the_image_and_compose_set_exist() -> None:
     unknown = sorted(named - SETTINGS)
     assert unknown == []
     # Each value parses as the setting it names.
-    Settings(**{k.removeprefix("CHATMEM_").lower(): v for k, v in env.items() if k.startswith("CHATMEM_")})
+    values: dict[str, Any] = {
+        k.removeprefix("CHATMEM_").lower(): v for k, v in env.items() if k.startswith("CHATMEM_")
+    }
+    Settings(**values)
 
 
 def test_compose_runs_api_servers_a_worker_and_pgvector() -> None:

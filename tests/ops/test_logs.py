@@ -109,7 +109,7 @@ def test_access_log_can_be_switched_off(backend: str, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("header", ["", "x" * 200, "bad id with spaces", "a\u00e9"])
 def test_unusable_request_ids_are_replaced(shared_server: Any, header: str) -> None:
-    response = httpx.get(f"{shared_server.url}/healthz", headers={"X-Request-Id": header.encode("utf-8")})
+    response = httpx.get(f"{shared_server.url}/healthz", headers=[(b"X-Request-Id", header.encode("utf-8"))])
     assert response.status_code == 200
     assert response.headers["x-request-id"] not in ("", header)
     assert len(response.headers["x-request-id"]) == 24
