@@ -6,17 +6,23 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from chatmem.config import get_settings
+from chatmem.config import Settings, get_settings
 from chatmem.version import __version__
 
 if TYPE_CHECKING:
     from chatmem.store import Database
+
+# prometheus_client reads it when first imported (chatmem.base.metrics says why this matters).
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def _database_option(func: click.decorators.FC) -> click.decorators.FC:
@@ -28,9 +34,11 @@ def _database_option(func: click.decorators.FC) -> click.decorators.FC:
     )(func)
 
 
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if level != "debug":
+def _configure_logging(settings: Settings) -> None:
+    from chatmem.base.logs import configure_logging
+
+    configure_logging(settings.log_format, settings.log_level)
+    if settings.log_level != "debug":
         # SQLAlchemy logs every statement with its parameters (message content) at INFO once the root
         # logger is at INFO; that belongs to debugging only.
         logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
@@ -69,6 +77,27 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+@contextmanager
+def _metrics_dir(settings: Settings) -> Iterator[None]:
+    """Give this server's processes one empty directory for their metric files, before anything
+    imports prometheus_client: CHATMEM_METRICS_DIR (its old files removed: they would add an earlier
+    server's counts to this one's), or a temporary directory removed again on exit."""
+    if not settings.metrics:
+        yield
+        return
+    configured = settings.metrics_dir
+    path = configured or Path(tempfile.mkdtemp(prefix="chatmem-metrics-"))
+    path.mkdir(parents=True, exist_ok=True)
+    for old in path.glob("*.db"):
+        old.unlink()
+    os.environ[MULTIPROC_ENV] = str(path)
+    try:
+        yield
+    finally:
+        if configured is None:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 @click.group()
@@ -128,6 +157,7 @@ def serve(
     """Migrate the schema, then serve the API."""
     import uvicorn
 
+    from chatmem.base.logs import logging_config
     from chatmem.server.connections import uvicorn_options
     from chatmem.store import Database
     from chatmem.store import migrate as apply
@@ -147,22 +177,26 @@ def serve(
             f"WARNING: serving {host} with authentication OFF (--dangerously-allow-public-without-auth)",
             err=True,
         )
-    _configure_logging(settings.log_level)
+    _configure_logging(settings)
     db = Database(settings.resolved_database_url(), pool_size=1)
     try:
         apply(db)
     finally:
         db.dispose()
-    uvicorn.run(
-        "chatmem.server.app:create_app",
-        factory=True,
-        host=host,
-        port=port or settings.port,
-        workers=workers or settings.workers,
-        log_level=settings.log_level,
-        access_log=False,
-        **uvicorn_options(settings, from_environment=True),
-    )
+    with _metrics_dir(settings):
+        uvicorn.run(
+            "chatmem.server.app:create_app",
+            factory=True,
+            host=host,
+            port=port or settings.port,
+            workers=workers or settings.workers,
+            log_level=settings.log_level,
+            log_config=logging_config(settings.log_format, settings.log_level),
+            # chatmem writes its own access log (chatmem.server.observe), with the route template.
+            access_log=False,
+            timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+            **uvicorn_options(settings, from_environment=True),
+        )
 
 
 @main.command()
@@ -170,7 +204,13 @@ def serve(
 @click.option(
     "--threads", type=int, default=None, help="Worker threads (default CHATMEM_ENRICH_WORKERS, min 1)."
 )
-def worker(database_url: str | None, threads: int | None) -> None:
+@click.option(
+    "--metrics-port",
+    type=int,
+    default=None,
+    help="Serve this process's /metrics on this port (CHATMEM_WORKER_METRICS_PORT; 0 = off).",
+)
+def worker(database_url: str | None, threads: int | None, metrics_port: int | None) -> None:
     """Run enrichment workers (token counts, embeddings, summaries) until stopped (SIGINT/SIGTERM).
 
     Run as many as you like against one PostgreSQL; set CHATMEM_ENRICH_WORKERS=0 on the servers then.
@@ -178,24 +218,40 @@ def worker(database_url: str | None, threads: int | None) -> None:
     import signal
 
     from chatmem.enrich.worker import WorkerPool
+    from chatmem.server.shutdown import Deadline
     from chatmem.store import Database
     from chatmem.store import migrate as apply
 
     _use_database(database_url)
     settings = get_settings()
-    _configure_logging(settings.log_level)
+    _configure_logging(settings)
     count = threads if threads is not None else max(1, settings.enrich_workers)
     db = Database(settings.resolved_database_url(), pool_size=count + 1)
     apply(db)
     pool = WorkerPool(db, settings, count)
+    deadline = Deadline(settings.shutdown_grace_seconds)
+
+    def terminate(*_: object) -> None:
+        deadline.start()
+        pool.drain()
+
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: pool.stop(timeout=0))
+        signal.signal(signum, terminate)
     click.echo(f"chatmem worker: {count} thread(s) on {db.url.render_as_string(hide_password=True)}")
+    port = settings.worker_metrics_port if metrics_port is None else metrics_port
+    if port:
+        # One process, values in memory: prometheus_client's own small server is enough here.
+        from prometheus_client import start_http_server
+
+        start_http_server(port, addr=settings.host)
+        click.echo(f"chatmem worker: metrics on http://{settings.host}:{port}/metrics")
     pool.start()
     try:
-        pool.wait()
+        # Until every thread stopped (drained by a signal, batches finished) or the grace ran out.
+        while not pool.wait(timeout=0.5) and not deadline.expired():
+            pass
     finally:
-        pool.stop()
+        pool.stop(timeout=deadline.remaining())
         db.dispose()
 
 

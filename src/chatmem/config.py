@@ -82,6 +82,34 @@ class Settings(BaseSettings):
         description="open connections per server process; beyond it the longest-idle one is closed",
     )
 
+    # --- Operations (docs/deploy.md) ------------------------------------------------------------------
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="text | json (one JSON object per line)"
+    )
+    access_log: bool = Field(default=True, description="one log line per request (chatmem.access)")
+    metrics: bool = Field(default=True, description="count requests for GET /metrics; false: no /metrics")
+    metrics_public: bool = Field(
+        default=False, description="serve /metrics without an admin credential when auth is on"
+    )
+    metrics_dir: Path | None = Field(
+        default=None,
+        description="where `chatmem serve` keeps the per-process metric files (emptied at start); "
+        "empty = a fresh temporary directory",
+    )
+    worker_metrics_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="`chatmem worker` serves its own /metrics on this port (on CHATMEM_HOST, without "
+        "auth: private networks only); 0 = off",
+    )
+    shutdown_grace_seconds: int = Field(
+        default=30,
+        ge=0,
+        description="after SIGTERM: time for in-flight requests and the jobs workers hold; jobs still "
+        "held then go back to the queue",
+    )
+
     @field_validator("log_level")
     @classmethod
     def _lower(cls, value: str) -> str:
@@ -193,7 +221,7 @@ class Settings(BaseSettings):
         "(least recently used sessions are dropped first; 0 reads them from the database per query)",
     )
 
-    @field_validator("embeddings", "summarizer", mode="before")
+    @field_validator("embeddings", "summarizer", "log_format", mode="before")
     @classmethod
     def _provider(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value

@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from chatmem.base import clock
+from chatmem.base.metrics import EMBEDDINGS, SUMMARIES
 from chatmem.config import Settings
 from chatmem.enrich import queue, tokens, vectors
 from chatmem.enrich.embedders import Embedder, make_embedder
@@ -123,6 +124,7 @@ class Enricher:
             ]
             _upsert(self.db, conn, message_embeddings, ["session_pk", "seq"], values)
             queue.complete(conn, jobs)
+        EMBEDDINGS.labels("message").inc(len(values))
 
     def _vectors(self, embedder: Embedder, texts: list[str]) -> list[dict[str, Any]]:
         if not texts:
@@ -231,6 +233,7 @@ class Enricher:
             )
             if self.embedder is not None and self.settings.embed_summaries:
                 queue.enqueue(conn, [job_row(session_pk, Kind.EMBED_SUMMARY, point.seq, point.seq, ts)])
+        SUMMARIES.inc()
         return True
 
     # --- summary embeddings ---------------------------------------------------------------------------
@@ -263,6 +266,7 @@ class Enricher:
             ]
             _upsert(self.db, conn, summary_embeddings, ["session_pk", "point_seq"], values)
             queue.complete(conn, jobs)
+        EMBEDDINGS.labels("summary").inc(len(values))
 
 
 _its_embedding = sa.and_(

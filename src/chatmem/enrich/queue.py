@@ -106,6 +106,31 @@ def complete(conn: sa.Connection, jobs: Sequence[Job]) -> None:
         conn.execute(sa.delete(enrich_jobs).where(_mine(job)))
 
 
+def release(db: Database, jobs: Sequence[Job]) -> int:
+    """Hand jobs a stopping worker still holds back to the queue, due now, the attempt not counted.
+
+    A worker that finishes one anyway later finds its lease gone and leaves the job alone (the job is
+    idempotent and simply runs again)."""
+    if not jobs:
+        return 0
+    now = clock.now()
+    released = 0
+    with db.write() as conn:
+        for job in jobs:
+            released += conn.execute(
+                sa.update(enrich_jobs)
+                .where(_mine(job))
+                .values(
+                    state=State.QUEUED.value,
+                    attempts=enrich_jobs.c.attempts - 1,
+                    run_at=now,
+                    claim_token=None,
+                    updated_at=now,
+                )
+            ).rowcount
+    return released
+
+
 def backoff_seconds(attempts: int, *, base: float, cap: float) -> float:
     """Exponential backoff with jitter, so a failing provider is not hammered in lockstep."""
     delay = min(cap, base * 2.0 ** max(0, attempts - 1))

@@ -50,7 +50,7 @@ UNAUTHENTICATED = Principal(DEFAULT_TENANT_ID, DEFAULT_TENANT, Role.ADMIN)
 def required_role(method: str, path: str) -> Role:
     """The least role a request needs. Anything not a read is a write unless listed here, so a route
     added later is never readable by less than it should be."""
-    if path.startswith(ADMIN_PREFIXES) or path == "/api/v1/admin":
+    if path.startswith(ADMIN_PREFIXES) or path in ("/api/v1/admin", "/metrics"):
         return Role.ADMIN
     if method in _READ_METHODS or (method == "POST" and path.endswith("/search")):
         return Role.READER
@@ -202,16 +202,20 @@ def bearer_token(scope: Scope) -> str | None:
 class AuthMiddleware:
     """See the module docstring. ``authenticator`` None: auth is off (everything in ``default``)."""
 
-    def __init__(self, app: ASGIApp, authenticator: Authenticator | None) -> None:
+    def __init__(
+        self, app: ASGIApp, authenticator: Authenticator | None, *, metrics_public: bool = False
+    ) -> None:
         self.app = app
         self.authenticator = authenticator
+        # /metrics needs an admin unless the operator made it public (a scraper on a private network).
+        self.open_paths = OPEN_PATHS | {"/metrics"} if metrics_public else OPEN_PATHS
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or self.authenticator is None:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        if path.rstrip("/").lower() in OPEN_PATHS:
+        if path.rstrip("/").lower() in self.open_paths:
             await self.app(scope, receive, send)
             return
         token = bearer_token(scope)

@@ -33,6 +33,7 @@ from chatmem.models import AddMemoryRequest
 from chatmem.server.auth import principal_of
 from chatmem.server.errors import error_response
 from chatmem.server.guard import OFF_LOOP_BODY_BYTES
+from chatmem.server.observe import request_context
 from chatmem.server.params import parse_lastn
 from chatmem.server.responses import JSON, ok
 from chatmem.server.wire import memory_json, new_messages
@@ -41,6 +42,8 @@ from chatmem.store.prepared import WritePlan
 
 # The path as the transport middleware leaves it: one segment per id, ``%2F``/``%25`` still encoded.
 _MEMORY_PATH = re.compile(r"/api/v1/sessions/([^/]+)/memory")
+# Its template, as the FastAPI route declares it (metrics and logs name routes by template).
+MEMORY_ROUTE = "/api/v1/sessions/{session_id}/memory"
 
 
 async def _no_body() -> Message:
@@ -61,6 +64,9 @@ class FastRoutes:
         match = _MEMORY_PATH.fullmatch(scope["path"])
         if match is None:
             return False
+        context = request_context(scope)
+        if context is not None:
+            context.route = MEMORY_ROUTE
         session_id = unquote(match[1])
         # Set by the auth layer in front (server/auth.py); the default tenant when auth is off.
         tenant_id = principal_of(scope).tenant_id

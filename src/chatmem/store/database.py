@@ -261,6 +261,26 @@ class Database:
         if opening is not None:
             await (await opening).close()
 
+    def pool_usage(self) -> list[tuple[str, int, int, int]]:
+        """``(pool, in use, idle, most)`` for each connection pool of this process (for metrics)."""
+        if self.is_sqlite:
+            engines = [("writer", self._writer, 1), ("reader", self._reader, self._pool_size)]
+        else:  # pool_size plus as many overflow connections
+            engines = [
+                ("sync", self._writer, 2 * self._pool_size),
+                ("autocommit", self._fast, 2 * self._pool_size),
+            ]
+        usage = [
+            (name, engine.pool.checkedout(), engine.pool.checkedin(), most)  # type: ignore[attr-defined]
+            for name, engine, most in engines
+        ]
+        for opening in list(self._async_pools.values()):
+            if opening.done() and not opening.cancelled() and opening.exception() is None:
+                stats = opening.result().get_stats()
+                size, idle = stats.get("pool_size", 0), stats.get("pool_available", 0)
+                usage.append(("async", size - idle, idle, self._pool_size))
+        return usage
+
     def insert(self, table: sa.Table) -> Any:
         """The dialect's INSERT, which knows ``on_conflict_do_update`` / ``on_conflict_do_nothing``."""
         return upsert(self.dialect_name, table)

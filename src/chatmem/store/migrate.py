@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 
@@ -44,6 +46,35 @@ def migrate(db: Database, revision: str = "head") -> None:
         finally:
             if db.is_sqlite:
                 conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
+
+
+@functools.cache
+def head_revision() -> str | None:
+    """The newest migration this chatmem has."""
+    from alembic.script import ScriptDirectory
+
+    head: str | None = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    return head
+
+
+@functools.cache
+def known_revisions() -> frozenset[str]:
+    """Every migration this chatmem has."""
+    from alembic.script import ScriptDirectory
+
+    return frozenset(
+        script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()
+    )
+
+
+def schema_revision(db: Database) -> str | None:
+    """The revision the database is at (None: no schema yet), read on a reader connection: it never
+    waits for SQLite's writer, and it is quiet (Alembic's context logs each time it is set up)."""
+    with db.read() as conn:
+        if not sa.inspect(conn).has_table("alembic_version"):
+            return None
+        version = sa.table("alembic_version", sa.column("version_num"))
+        return conn.execute(sa.select(version.c.version_num)).scalar()
 
 
 def current_revision(db: Database) -> str | None:
