@@ -11,7 +11,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import click
 
@@ -158,7 +158,6 @@ def serve(
     import uvicorn
 
     from chatmem.base.logs import logging_config
-    from chatmem.server.connections import uvicorn_options
     from chatmem.store import Database
     from chatmem.store import migrate as apply
 
@@ -195,7 +194,15 @@ def serve(
             # chatmem writes its own access log (chatmem.server.observe), with the route template.
             access_log=False,
             timeout_graceful_shutdown=settings.shutdown_grace_seconds,
-            **uvicorn_options(settings, from_environment=True),
+            # uvicorn types it as int, but takes any number of seconds (asyncio's call_later).
+            timeout_keep_alive=cast(int, settings.keep_alive_seconds),
+            # By name, so that this process does not import chatmem.server: it would import
+            # prometheus_client (and count itself as a server process) before the directory is set,
+            # and the workers import the class anyway. Its limits come from the environment.
+            http="chatmem.server.connections:LimitedHttp",
+            # A worker imports chatmem before it answers the supervisor's first health ping, which on
+            # a loaded two-core machine took longer than uvicorn's 5 s default (workers restarted forever).
+            timeout_worker_healthcheck=30,
         )
 
 

@@ -111,9 +111,12 @@ def test_requests_the_app_refuses_are_counted_under_their_route(
 ) -> None:
     with fresh_server() as server:
         before = scrape(server.url)
-        assert (
-            httpx.post(f"{server.url}/api/v1/sessions/{sid}/memory", content=b"{not json").status_code == 400
+        refused = httpx.post(
+            f"{server.url}/api/v1/sessions/{sid}/memory",
+            content=b"{not json",
+            headers={"Content-Type": "application/json"},
         )
+        assert refused.status_code == 400
         assert httpx.get(f"{server.url}/api/v1/sessions/{sid}").status_code == 404
         assert httpx.get(f"{server.url}/no/such/{sid}").status_code == 404
         assert httpx.put(f"{server.url}/api/v1/sessions").status_code == 405

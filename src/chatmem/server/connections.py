@@ -102,17 +102,8 @@ class LimitedHttp(HeadDeadline, _Fastest):  # type: ignore[misc]
         return get_settings().max_connections
 
 
-def uvicorn_options(settings: Settings, *, from_environment: bool = False) -> dict[str, Any]:
-    """The uvicorn settings chatmem exposes as its own (``uvicorn.run`` / ``uvicorn.Config``).
-    ``from_environment``: the protocol class is ``LimitedHttp`` itself, which worker processes can
-    import by name (``chatmem serve``); otherwise a subclass holding ``settings``' limits."""
-    options: dict[str, Any] = {"timeout_keep_alive": settings.keep_alive_seconds}
-    if from_environment:
-        # By name: worker processes import it. A worker imports it (and with it chatmem's settings)
-        # before it answers the supervisor's first health ping, which on a loaded two-core machine
-        # was seen to take longer than uvicorn's 5 s default: the supervisor then killed and
-        # restarted its workers forever.
-        options |= {"http": "chatmem.server.connections:LimitedHttp", "timeout_worker_healthcheck": 30}
-    else:
-        options["http"] = protocol_class(settings)
-    return options
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """The uvicorn settings chatmem exposes as its own, for a ``uvicorn.Config`` in this process: the
+    protocol is a subclass holding ``settings``' limits. (``chatmem serve`` names ``LimitedHttp`` by
+    string instead, for its worker processes: see ``chatmem.cli.serve``.)"""
+    return {"timeout_keep_alive": settings.keep_alive_seconds, "http": protocol_class(settings)}
