@@ -108,6 +108,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
                 fast=fast,
                 allowed_hosts=guard.allowed_hosts(settings.allowed_hosts, settings.host),
                 body_timeout=settings.body_timeout_seconds,
+                routes=app.routes,
             ),
             authenticator,
             metrics_public=settings.metrics_public,

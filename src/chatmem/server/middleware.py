@@ -14,16 +14,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from urllib.parse import unquote
 
 import anyio
 import anyio.to_thread
+from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chatmem.base.errors import ChatmemError
 from chatmem.server import guard
 from chatmem.server.errors import error_response
+from chatmem.server.observe import request_context
 from chatmem.server.responses import error
 from chatmem.version import ZEP_VERSION_HEADER
 
@@ -52,8 +54,11 @@ class ZepTransportMiddleware:
         fast: FastPath | None = None,
         allowed_hosts: frozenset[str] = frozenset({"*"}),
         body_timeout: float = 30,
+        routes: Sequence[BaseRoute] = (),
     ) -> None:
         self.app = app
+        # To name the route of a request refused here, before the router saw it (metrics, logs).
+        self.routes = routes
         self.max_body_size = max_body_size
         self.fast = fast
         self.allowed_hosts = allowed_hosts
@@ -125,8 +130,13 @@ class ZepTransportMiddleware:
 
         await self.app(scope, replay, send_with_version)
 
-    @staticmethod
-    async def _refuse(exc: ChatmemError, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _refuse(self, exc: ChatmemError, scope: Scope, receive: Receive, send: Send) -> None:
+        context = request_context(scope)
+        if context is not None:
+            for route in _leaves(self.routes):
+                if isinstance(route, Route) and route.matches(scope)[0] != Match.NONE:
+                    context.route = route.path_format
+                    break
         await error_response(exc, scope["method"], scope.get("path", ""))(scope, receive, send)
 
     async def _read_body(self, receive: Receive) -> bytes | None:
@@ -145,3 +155,13 @@ class ZepTransportMiddleware:
             if not message.get("more_body", False):
                 break
         return b"".join(chunks)
+
+
+def _leaves(routes: Sequence[BaseRoute]) -> Iterator[BaseRoute]:
+    """The routes themselves, also those inside the routers FastAPI includes."""
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            yield from _leaves(inner.routes)
+        else:
+            yield route

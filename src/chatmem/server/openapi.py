@@ -10,6 +10,7 @@ error statuses it can answer with the ``{"message"}`` body, and the integer para
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from fastapi import FastAPI
@@ -62,6 +63,31 @@ class Retried(BaseModel):
     retried: int
 
 
+class ApiKey(BaseModel):
+    id: str
+    tenant: str
+    role: str
+    name: str | None
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None
+    last_used_at: dt.datetime | None
+
+
+class CreatedKey(ApiKey):
+    key: str
+
+
+class Tenant(BaseModel):
+    id: int
+    name: str
+    created_at: dt.datetime
+
+
+class Purged(BaseModel):
+    sessions: int
+    messages: int
+
+
 TEXT = "text/plain"
 # operation id -> (success status, success body: a type for JSON, TEXT for Zep's plain "OK")
 SUCCESS: dict[str, tuple[int, Any]] = {
@@ -85,6 +111,13 @@ SUCCESS: dict[str, tuple[int, Any]] = {
     "get_user_sessions": (200, list[Session]),
     "get_enrichment_queue": (200, QueueStatus),
     "retry_dead_enrichment_jobs": (200, Retried),
+    "list_keys": (200, list[ApiKey]),
+    "create_key": (201, CreatedKey),
+    "revoke_key": (200, TEXT),
+    "list_tenants": (200, list[Tenant]),
+    "create_tenant": (201, Tenant),
+    "delete_tenant": (200, TEXT),
+    "purge": (200, Purged),
 }
 
 ERRORS = {
