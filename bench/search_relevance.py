@@ -35,7 +35,7 @@ import numpy as np
 
 from bench.search_data import conversations, database, load
 from chatmem.config import Settings
-from chatmem.enrich.embedders import LocalEmbedder
+from chatmem.embeddings import LocalEmbedder
 from chatmem.search.fulltext import STOP_WORDS
 from chatmem.search.query import build_query
 from chatmem.search.service import Searcher
@@ -103,7 +103,7 @@ def evaluate(
             mmr_lambda=None,
             limit=depth,
         )
-        hits = searcher.search_user(user_id, request)
+        hits = searcher.search_user(user_id, request).hits
         wanted = contents[query.target]
         rank = next(
             (

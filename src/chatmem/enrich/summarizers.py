@@ -13,9 +13,9 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from chatmem.config import Settings
+from chatmem.embeddings import Embedder, openai_client
+from chatmem.embeddings.openai_http import OpenAIClient, OpenAIError
 from chatmem.enrich import tokens
-from chatmem.enrich.embedders import Embedder, openai_client
-from chatmem.enrich.openai_http import OpenAIClient, OpenAIError
 
 
 class Summarizer(Protocol):

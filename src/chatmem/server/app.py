@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -10,6 +11,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 from chatmem.config import Settings, get_settings
+from chatmem.embeddings import describe
 from chatmem.enrich.worker import WorkerPool
 from chatmem.search.service import Searcher
 from chatmem.search.vectors import single_threaded_blas
@@ -22,6 +24,8 @@ from chatmem.server.routes import enrichment as enrichment_routes
 from chatmem.server.routes import health, memory, messages, search, sessions, users
 from chatmem.store import Database
 from chatmem.version import __version__
+
+log = logging.getLogger("chatmem.server")
 
 
 class ChatmemApp(FastAPI):
@@ -48,6 +52,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         single_threaded_blas()
+        log.info("%s", describe(settings, searcher.embedder))
         if settings.embeddings_preload:
             searcher.preload()
         purger = PeriodicPurge(database, settings.purge_every_minutes)
