@@ -127,6 +127,13 @@ class Settings(BaseSettings):
         default=0.4, ge=0, le=1, description="weight of the vector list in convex fusion"
     )
     search_rrf_k: int = Field(default=60, ge=1, description="reciprocal rank fusion constant")
+    search_neighbour_weight: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="hybrid: the turns before and after each hit join the results with this share of "
+        "its score (adjacent-turn expansion; 0 = off)",
+    )
     search_pending_max: int = Field(
         default=32,
         ge=0,

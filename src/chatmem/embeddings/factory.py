@@ -5,7 +5,7 @@ from __future__ import annotations
 from chatmem.config import Settings
 from chatmem.embeddings.base import Embedder
 from chatmem.embeddings.local import LocalEmbedder
-from chatmem.embeddings.openai import OpenAIEmbedder
+from chatmem.embeddings.openai import OPENAI_MODEL, OpenAIEmbedder
 from chatmem.embeddings.openai_http import OpenAIClient
 
 
@@ -34,15 +34,21 @@ def make_embedder(settings: Settings) -> Embedder | None:
     )
 
 
-def describe(settings: Settings, embedder: Embedder | None) -> str:
-    """Which embedder and model are active, or why none is (for the startup log)."""
-    if embedder is None:
+def describe(settings: Settings) -> str:
+    """Which embedder and model are configured, or why there is none (for the startup log). Builds
+    no provider: with preload off nothing is loaded before the first search or job."""
+    if settings.embeddings == "off":
         return "embeddings off (CHATMEM_EMBEDDINGS=off): similarity and mmr searches answer 400"
-    if isinstance(embedder, OpenAIEmbedder):
+    if settings.embeddings == "openai":
         base = settings.openai_embeddings_base_url or settings.openai_base_url
-        return f"embeddings: openai-compatible endpoint {base}, model {embedder.model}"
-    assert isinstance(embedder, LocalEmbedder)
-    return f"embeddings: local (ONNX Runtime), model {embedder.model}, {embedder.source()}"
+        model = settings.embeddings_model or OPENAI_MODEL
+        return f"embeddings: openai-compatible endpoint {base}, model {model}"
+    local = LocalEmbedder(
+        settings.embeddings_model,
+        models_dir=settings.data_dir / "models",
+        hub_url=settings.embeddings_hub_url,
+    )
+    return f"embeddings: local (ONNX Runtime), model {local.model}, {local.source()}"
 
 
 def prepare(settings: Settings) -> str:
@@ -52,4 +58,4 @@ def prepare(settings: Settings) -> str:
     embedder = make_embedder(settings)
     if isinstance(embedder, LocalEmbedder):
         embedder.path()
-    return describe(settings, embedder)
+    return describe(settings)

@@ -101,3 +101,20 @@ def merge_by_dist(first: Ranked, second: Ranked, *, limit: int) -> Ranked:
             merged.append(second[j])
             j += 1
     return merged
+
+
+def with_neighbours(ranked: Ranked, *, weight: float, depth: int) -> Ranked:
+    """Adjacent-turn expansion: each of the best ``depth`` rows lends ``weight`` times its score to the
+    turns just before and after it in its session, which join the list if they were not in it (or
+    rise if their own score was lower). A chat turn often only makes sense with its neighbour: the
+    answer follows the question that matched ("yes, the red one"), and the reply that matched points
+    back at what it answered. Keys of turns that do not exist (a blank or deleted message, the end of
+    the session) are dropped by the caller when it reads the rows."""
+    if weight <= 0:
+        return ranked
+    scores = dict(ranked)
+    for (pk, seq), score in ranked[:depth]:
+        for neighbour in ((pk, seq - 1), (pk, seq + 1)):
+            if neighbour[1] > 0 and scores.get(neighbour, -1.0) < weight * score:
+                scores[neighbour] = weight * score
+    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))

@@ -145,6 +145,7 @@ class Searcher:
             filters.prepare(conn)
             where = filters.conditions(query.filters, target.table, conn.dialect.name)
             wanted: dict[Key, FloatArray] = {}
+            expanded = False
             if embedded is not None:
                 embedded = embedded.live(scope)
             if not query.text:
@@ -153,6 +154,14 @@ class Searcher:
                 ranked = ranking.text_dist(fulltext.rank(conn, target, scope, query.text, where, query.limit))
             elif query.type is SearchType.HYBRID:
                 ranked = self._hybrid(conn, target, scope, query, where, embedded)
+                weight = self.settings.search_neighbour_weight
+                expanded = weight > 0 and target.table is messages and not where
+                if expanded:
+                    neighbours = ranking.with_neighbours(ranked, weight=weight, depth=query.limit)
+                    # Room for neighbours that turn out blank or missing when the rows are read.
+                    ranked = _live_neighbours(neighbours, scope)[: 2 * query.limit]
+                else:
+                    ranked = ranked[: query.limit]
             else:
                 assert embedded is not None
                 depth = max(2 * query.limit, 10) if query.type is SearchType.MMR else query.limit
@@ -165,6 +174,9 @@ class Searcher:
                     limit=query.limit,
                 )
             hits = _hydrate(conn, target, ranked, wanted)
+            if expanded:  # neighbours that turned out blank (or not to exist) are dropped, hence the cut
+                hits = [hit for hit in hits if hit.message is not None and hit.message.content.strip()]
+                hits = hits[: query.limit]
         return SearchResult(hits, embedded.overflow if embedded is not None else 0)
 
     def _vector(
@@ -230,10 +242,8 @@ class Searcher:
         keyword = fulltext.rank(conn, target, scope, query.text, where, depth)
         if self.settings.search_fusion == "rrf":
             lists = [ranked for ranked in (semantic, keyword) if ranked]
-            return ranking.reciprocal_rank_fusion(lists, k=self.settings.search_rrf_k, limit=query.limit)
-        return ranking.convex_fusion(
-            semantic, keyword, alpha=self.settings.search_hybrid_alpha, limit=query.limit
-        )
+            return ranking.reciprocal_rank_fusion(lists, k=self.settings.search_rrf_k, limit=depth)
+        return ranking.convex_fusion(semantic, keyword, alpha=self.settings.search_hybrid_alpha, limit=depth)
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,6 +282,12 @@ def _mmr(
     matrix = np.stack([stored[key] for key, _ in candidates])
     chosen = ranking.mmr(embedded.vector, matrix, lambda_mult=query.mmr_lambda, k=query.limit)
     return [candidates[i] for i in chosen], stored
+
+
+def _live_neighbours(ranked: Ranked, scope: LiveScope) -> Ranked:
+    """Without keys at or below their session's floor (deleted messages the expansion may name)."""
+    floors = {session.pk: session.floor_seq for session in scope.sessions}
+    return [(key, score) for key, score in ranked if key[1] > floors.get(key[0], key[1])]
 
 
 def _hydrate(

@@ -52,7 +52,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         single_threaded_blas()
-        log.info("%s", describe(settings, searcher.embedder))
+        log.info("%s", describe(settings))
         if settings.embeddings_preload:
             searcher.preload()
         purger = PeriodicPurge(database, settings.purge_every_minutes)
