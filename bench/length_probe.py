@@ -17,7 +17,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from bench.dbs import fresh_database
-from chatmem.memory.messages import add_messages, recent_messages_plan
+from chatmem.memory.messages import add_messages_plan, recent_messages_plan
 from chatmem.memory.records import NewMessage
 from chatmem.store import Database, migrated_database
 
@@ -55,7 +55,7 @@ def main() -> None:
                     NewMessage(role="user", content=f"message {i} of a long chat")
                     for i in range(start, min(length, start + 100))
                 ]
-                add_messages(db, f"len-{length}", batch)
+                db.write_plan(add_messages_plan(db.dialect_name, f"len-{length}", batch))
         with db.write() as conn:
             conn.execute(sa.text("ANALYZE"))
         asyncio.run(_measure(db))

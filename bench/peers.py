@@ -8,8 +8,9 @@
 Both APIs read a session whole: "the last N messages" is ``get_messages()[-N:]`` and a page of the message
 list is a slice of everything, which is exactly what an application using them does.
 
-``chatmem-inproc`` is chatmem's memory layer (``add_messages``, ``recent_messages``, ``list_messages``)
-driven the same way, so each peer can also be compared with chatmem without HTTP on either side.
+``chatmem-inproc`` is chatmem's memory layer (the plans ``add_messages_plan``, ``recent_messages_plan``,
+``list_messages_plan``) driven the same way, so each peer can also be compared with chatmem without
+HTTP on either side.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, messag
 from langchain_postgres import PostgresChatMessageHistory
 
 from bench.loader import SessionSpec
-from chatmem.memory.messages import add_messages, list_messages, recent_messages
+from chatmem.memory.messages import add_messages_plan, list_messages_plan, recent_messages_plan
 from chatmem.memory.records import NewMessage
 from chatmem.store import Database
 
@@ -66,15 +67,16 @@ class ChatmemInProcess:
         self.db = Database(url)
 
     def append(self, session_id: str, messages: Sequence[tuple[str, str]]) -> None:
-        add_messages(
-            self.db, session_id, [NewMessage(role=role, content=content) for role, content in messages]
-        )
+        new = [NewMessage(role=role, content=content) for role, content in messages]
+        self.db.write_plan(add_messages_plan(self.db.dialect_name, session_id, new))
 
     def recent(self, session_id: str, limit: int) -> Sequence[Any]:
-        return recent_messages(self.db, session_id, window=limit, lastn=limit).messages
+        return self.db.read_plan(
+            recent_messages_plan(self.db.dialect_name, session_id, window=limit, lastn=limit)
+        ).messages
 
     def page(self, session_id: str, limit: int) -> Sequence[Any]:
-        return list_messages(self.db, session_id, limit=limit, page=1).messages
+        return self.db.read_plan(list_messages_plan(session_id, limit=limit, page=1)).messages
 
     def bulk_load(self, specs: Iterable[SessionSpec]) -> float:
         return 0.0  # the bench loader already put every session into chatmem's tables

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Quick start, command 2: install everything and run the whole check suite (what CI runs):
-# ruff, mypy, and pytest against SQLite and the local PostgreSQL, including the real zep-python SDK and
-# LangChain in their own virtual environment. Extra arguments go to pytest.
+# ruff, mypy, the import-layer contract, and pytest against SQLite and the local PostgreSQL, including
+# the real zep-python SDK and LangChain in their own virtual environment. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,6 +24,9 @@ step "ruff"
 
 step "mypy"
 .venv/bin/mypy
+
+step "import layers (lint-imports; the contract is in pyproject.toml)"
+.venv/bin/lint-imports
 
 step "pytest"
 status=0

@@ -17,10 +17,10 @@ import psycopg
 import pytest
 from starlette.types import Message
 
+from chatmem.base.errors import NotFoundError
 from chatmem.config import Settings
-from chatmem.memory.errors import NotFoundError
-from chatmem.memory.messages import list_messages
-from chatmem.memory.sessions import get_session
+from chatmem.memory.messages import list_messages_plan
+from chatmem.memory.sessions import get_session_plan
 from chatmem.server.fast_routes import FastRoutes
 from chatmem.store import Database
 from tests.support import migrated
@@ -57,10 +57,10 @@ def call(db: Database, path: str, body: bytes, *, method: str = "POST", query: b
 def stored(db: Database, session_id: str) -> list[str] | None:
     """The session's messages, None when the session does not exist."""
     try:
-        get_session(db, session_id)
+        db.read_plan(get_session_plan(session_id))
     except NotFoundError:
         return None
-    return [m.content for m in list_messages(db, session_id, limit=100, page=1).messages]
+    return [m.content for m in db.read_plan(list_messages_plan(session_id, limit=100, page=1)).messages]
 
 
 def body(*contents: str, **extra: Any) -> bytes:

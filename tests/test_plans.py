@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from chatmem.memory.messages import add_messages
+from chatmem.memory.messages import add_messages_plan
 from chatmem.memory.records import NewMessage
 from chatmem.store import Database
 from chatmem.store.prepared import Prepared, ReadPlan, WritePlan, statement, statement_alone
@@ -57,7 +57,13 @@ def test_a_read_plan_gives_the_same_result_on_the_sync_and_async_drivers(
     backend: str, tmp_path: Path
 ) -> None:
     with migrated(backend, tmp_path) as db:
-        add_messages(db, "s", [NewMessage(role="human", content="one"), NewMessage(role="ai", content="two")])
+        db.write_plan(
+            add_messages_plan(
+                db.dialect_name,
+                "s",
+                [NewMessage(role="human", content="one"), NewMessage(role="ai", content="two")],
+            )
+        )
         assert db.read_plan(contents_of("s")) == ["one", "two"]
         assert asyncio.run(on_async_driver(db, contents_of("s"))) == ["one", "two"]
         assert db.read_plan(contents_of("nobody")) is None  # a plan may stop after its first statement
@@ -65,7 +71,7 @@ def test_a_read_plan_gives_the_same_result_on_the_sync_and_async_drivers(
 
 def test_a_write_plan_that_fails_midway_changes_nothing(backend: str, tmp_path: Path) -> None:
     with migrated(backend, tmp_path) as db:
-        add_messages(db, "s", [NewMessage(role="human", content="one")])
+        db.write_plan(add_messages_plan(db.dialect_name, "s", [NewMessage(role="human", content="one")]))
         with pytest.raises(ValueError, match="after the update"):
             db.write_plan(rename_then_fail("s"))
 
@@ -82,7 +88,7 @@ def test_a_write_plan_that_fails_midway_changes_nothing(backend: str, tmp_path: 
 
 def test_a_statement_that_runs_alone_must_be_the_whole_plan(backend: str, tmp_path: Path) -> None:
     with migrated(backend, tmp_path) as db:
-        add_messages(db, "s", [NewMessage(role="human", content="one")])
+        db.write_plan(add_messages_plan(db.dialect_name, "s", [NewMessage(role="human", content="one")]))
         with pytest.raises(RuntimeError, match="runs alone"):
             db.write_plan(alone_then_more("s"))
         assert db.read_plan(contents_of("s")) == ["one"]

@@ -198,7 +198,7 @@ def queue_status(database_url: str | None, as_json: bool) -> None:
     import orjson
 
     from chatmem.enrich import queue as jobs
-    from chatmem.server.routes.enrichment import status_json
+    from chatmem.server.wire import status_json
     from chatmem.store import Database
 
     _use_database(database_url)

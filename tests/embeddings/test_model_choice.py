@@ -17,7 +17,6 @@ import sqlalchemy as sa
 
 from chatmem.embeddings import LocalEmbedder, ModelUnavailableError
 from chatmem.enrich import reembed
-from chatmem.search.query import Scope
 from chatmem.store import Database
 from chatmem.store.tables import message_embeddings, summary_embeddings
 from tests.embeddings.conftest import TINY, TINY_REPO
@@ -111,7 +110,7 @@ def test_a_model_change_and_reembed_leave_no_mixed_model_results(
             # Only the new model's vectors take part: none yet (nothing is pending either): no hits.
             assert search(api, f"/sessions/{sid}", text="bread baking", search_type="similarity") == []
             missing = reembed.count_missing(second.db, tiny)
-            assert missing[Scope.MESSAGES] == len(texts) and missing[Scope.SUMMARY] >= 1
+            assert missing["messages"] == len(texts) and missing["summaries"] >= 1
             assert reembed.reembed(second.db, embedder) == sum(missing.values())
             assert _models(second.db) == {tiny}
             assert reembed.reembed(second.db, embedder) == 0  # resumable: nothing is done twice

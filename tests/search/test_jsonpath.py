@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from chatmem.memory.errors import BadRequestError
+from chatmem.base.errors import BadRequestError
 from chatmem.search import jsonpath
 from tests.support import PG_ADMIN_URL
 

@@ -10,14 +10,16 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from chatmem.base import clock
 from chatmem.config import Settings
 from chatmem.embeddings import Embedder, make_embedder
 from chatmem.enrich import queue, tokens, vectors
-from chatmem.enrich.queue import Job, Kind
+from chatmem.enrich.queue import Job
 from chatmem.enrich.summaries import latest_summary, live_session
 from chatmem.enrich.summarizers import Summarizer, make_summarizer
-from chatmem.memory import clock
 from chatmem.store import Database
+from chatmem.store.jobs import Kind, State, job_row
+from chatmem.store.live import LIVE_SESSION, live
 from chatmem.store.tables import (
     enrich_jobs,
     message_embeddings,
@@ -86,11 +88,9 @@ class Enricher:
                 )
             for session_pk, seqs in _by_session(live).items():
                 if self.embedder is not None:
-                    follow_ups.append(
-                        queue.job_row(session_pk, Kind.EMBED_MESSAGES, min(seqs), max(seqs), ts)
-                    )
+                    follow_ups.append(job_row(session_pk, Kind.EMBED_MESSAGES, min(seqs), max(seqs), ts))
                 if self.summarizer is not None and not _queued(conn, session_pk, Kind.SUMMARIZE):
-                    follow_ups.append(queue.job_row(session_pk, Kind.SUMMARIZE, min(seqs), max(seqs), ts))
+                    follow_ups.append(job_row(session_pk, Kind.SUMMARIZE, min(seqs), max(seqs), ts))
             queue.enqueue(conn, follow_ups)
             queue.complete(conn, jobs)
 
@@ -148,7 +148,7 @@ class Enricher:
     def _fold_once(self, session_pk: int) -> bool:
         """Fold the oldest unsummarized messages into a new summary if a window's worth is waiting.
 
-        Zep's rule (reference §6.2): with at least ``window`` non-blank messages after the summary point,
+        Zep 0.27.2's rule: with at least ``window`` non-blank messages after the summary point,
         fold all but the newest ``window // 2``. Unlike Zep this reads every waiting message, not only the
         newest ``window``, so a large batch is summarized completely (in chunks of MAX_FOLD).
         Returns True when it wrote a summary (the caller then looks again).
@@ -201,7 +201,7 @@ class Enricher:
                 )
             )
             if self.embedder is not None and self.settings.embed_summaries:
-                queue.enqueue(conn, [queue.job_row(session_pk, Kind.EMBED_SUMMARY, point.seq, point.seq, ts)])
+                queue.enqueue(conn, [job_row(session_pk, Kind.EMBED_SUMMARY, point.seq, point.seq, ts)])
         return True
 
     # --- summary embeddings ---------------------------------------------------------------------------
@@ -218,8 +218,7 @@ class Enricher:
                         .where(
                             summaries.c.session_pk == job.session_pk,
                             summaries.c.point_seq == job.seq_lo,
-                            sessions.c.deleted_at.is_(None),
-                            summaries.c.point_seq > sessions.c.floor_seq,
+                            live(summaries.c.point_seq),
                         )
                     ).first()
                     if row is not None and row.content.strip():
@@ -265,8 +264,7 @@ def _live_messages(db: Database, jobs: Sequence[Job], *, embedded_model: bool = 
                 .where(
                     messages.c.session_pk == job.session_pk,
                     messages.c.seq.between(job.seq_lo, job.seq_hi),
-                    sessions.c.deleted_at.is_(None),
-                    messages.c.seq > sessions.c.floor_seq,
+                    live(messages.c.seq),
                 )
                 .order_by(messages.c.seq)
             )
@@ -289,7 +287,7 @@ def _queued(conn: sa.Connection, session_pk: int, kind: Kind) -> bool:
             .where(
                 enrich_jobs.c.session_pk == session_pk,
                 enrich_jobs.c.kind == kind.value,
-                enrich_jobs.c.state == queue.State.QUEUED.value,
+                enrich_jobs.c.state == State.QUEUED.value,
             )
             .limit(1)
         ).first()
@@ -314,7 +312,7 @@ def floors_for_new_vectors(conn: sa.Connection, session_pks: set[int]) -> dict[i
     for session_pk in sorted(session_pks):
         floor = conn.execute(
             sa.update(sessions)
-            .where(sessions.c.id == session_pk, sessions.c.deleted_at.is_(None))
+            .where(sessions.c.id == session_pk, LIVE_SESSION)
             .values(vectors_version=sessions.c.vectors_version + 1)
             .returning(sessions.c.floor_seq)
         ).scalar()

@@ -13,32 +13,17 @@ A finished job is deleted; a failed one is retried after an exponential backoff,
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import random
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import sqlalchemy as sa
 
-from chatmem.memory import clock
+from chatmem.base import clock
 from chatmem.store import Database
-from chatmem.store.prepared import Prepared, Step, statement
+from chatmem.store.jobs import Kind, State
 from chatmem.store.tables import enrich_jobs, sessions
-
-
-class Kind(enum.StrEnum):
-    INGEST = "ingest"  # count tokens, then fan out to the kinds below
-    EMBED_MESSAGES = "embed_messages"
-    SUMMARIZE = "summarize"
-    EMBED_SUMMARY = "embed_summary"
-
-
-class State(enum.StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    DEAD = "dead"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,63 +35,6 @@ class Job:
     seq_hi: int
     attempts: int
     claim_token: uuid.UUID
-
-
-def job_row(session_pk: int, kind: Kind, seq_lo: int, seq_hi: int, ts: dt.datetime) -> dict[str, object]:
-    return {
-        "session_pk": session_pk,
-        "id": uuid.uuid4(),
-        "kind": kind.value,
-        "seq_lo": seq_lo,
-        "seq_hi": seq_hi,
-        "state": State.QUEUED.value,
-        "attempts": 0,
-        "run_at": ts,
-        "created_at": ts,
-        "updated_at": ts,
-    }
-
-
-# Prepared once: this insert is on the append hot path.
-_insert_job = Prepared(
-    sa.insert(enrich_jobs).values(
-        {
-            column.name: sa.bindparam(column.name, type_=column.type)
-            for column in enrich_jobs.c
-            if column.name not in ("claim_token", "last_error")
-        }
-    )
-)
-
-
-def enqueue_for_messages(session_pk: int, seqs: Sequence[int]) -> Step | None:
-    """The step the append transaction runs: one ``ingest`` job covering the new messages.
-
-    The write path stays one small insert whatever is configured; the worker that runs ``ingest``
-    knows its settings and fans out to the embedding and summary jobs.
-    """
-    if not seqs:
-        return None
-    return statement(_insert_job, **job_row(session_pk, Kind.INGEST, min(seqs), max(seqs), clock.now()))
-
-
-def ingest_job_from(session_pk: Any, seq_lo: Any, seq_hi: Any, ts: sa.BindParameter[Any]) -> sa.Insert:
-    """``enqueue_for_messages`` as an INSERT ... SELECT whose values are SQL expressions (the columns of
-    a CTE), for PostgreSQL's one-statement append. ``id`` is bound as ``job_id``."""
-    values = {
-        "session_pk": session_pk,
-        "id": sa.bindparam("job_id", type_=enrich_jobs.c.id.type),
-        # Constants rendered into the SQL, as in the session upsert of the append.
-        "kind": sa.literal_column(f"'{Kind.INGEST.value}'", sa.Text),
-        "seq_lo": seq_lo,
-        "seq_hi": seq_hi,
-        "state": sa.literal_column(f"'{State.QUEUED.value}'", sa.Text),
-        "attempts": sa.literal_column("0", sa.Integer),
-        "run_at": ts,
-        "created_at": ts,
-        "updated_at": ts,
-    }
-    return sa.insert(enrich_jobs).from_select(list(values), sa.select(*values.values()))
 
 
 def enqueue(conn: sa.Connection, rows: Sequence[dict[str, object]]) -> None:

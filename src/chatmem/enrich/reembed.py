@@ -17,18 +17,39 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from chatmem.base import clock
 from chatmem.embeddings import Embedder
 from chatmem.enrich import queue, vectors
 from chatmem.enrich.jobs import floors_for_new_vectors, upsert_vectors
-from chatmem.memory import clock
-from chatmem.search.query import Scope
-from chatmem.search.targets import TARGETS, Target
 from chatmem.store import Database
-from chatmem.store.tables import sessions
+from chatmem.store.jobs import Kind, job_row
+from chatmem.store.tables import message_embeddings, messages, sessions, summaries, summary_embeddings
 
 BATCH = 256
 # Rows per queued job: a job is embedded and committed as one batch by a worker.
 ROWS_PER_JOB = 256
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A table with vectors: its key column (per session) and its embeddings table."""
+
+    table: sa.Table
+    key: str
+    embeddings: sa.Table
+
+    @property
+    def key_column(self) -> sa.Column[Any]:
+        return self.table.c[self.key]
+
+    @property
+    def embedding_key(self) -> sa.Column[Any]:
+        return self.embeddings.c[self.key]
+
+
+MESSAGES = Target(messages, "seq", message_embeddings)
+SUMMARIES = Target(summaries, "point_seq", summary_embeddings)
+TARGETS = {"messages": MESSAGES, "summaries": SUMMARIES}
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +82,7 @@ def _missing(target: Target, model: str) -> Any:
     )
 
 
-def count_missing(db: Database, model: str) -> dict[Scope, int]:
+def count_missing(db: Database, model: str) -> dict[str, int]:
     with db.read() as conn:
         return {
             scope: conn.execute(
@@ -123,15 +144,11 @@ def enqueue(db: Database, model: str) -> int:
     messages of a session, ``embed_summary`` per summary). Returns the number of jobs queued."""
     jobs: list[dict[str, object]] = []
     ts = clock.now()
-    for scope, target in TARGETS.items():
-        for rows in _batches(db, target, model):
-            if scope is Scope.SUMMARY:
-                jobs.extend(
-                    queue.job_row(r.session_pk, queue.Kind.EMBED_SUMMARY, r.key, r.key, ts) for r in rows
-                )
-                continue
-            for session_pk, run in _runs(rows):
-                jobs.append(queue.job_row(session_pk, queue.Kind.EMBED_MESSAGES, run[0], run[-1], ts))
+    for rows in _batches(db, SUMMARIES, model):
+        jobs.extend(job_row(r.session_pk, Kind.EMBED_SUMMARY, r.key, r.key, ts) for r in rows)
+    for rows in _batches(db, MESSAGES, model):
+        for session_pk, run in _runs(rows):
+            jobs.append(job_row(session_pk, Kind.EMBED_MESSAGES, run[0], run[-1], ts))
     with db.write() as conn:
         for start in range(0, len(jobs), 500):
             queue.enqueue(conn, jobs[start : start + 500])

@@ -1,29 +1,19 @@
-"""Reading and writing summaries. A summary is live while its session is live and its point is above the
-session's ``floor_seq``, the same O(1) soft-delete rule as messages."""
+"""Reading summaries for the summarizer; what is live is ``chatmem.store.live``'s rule, as for messages."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
+from chatmem.store.live import LIVE_SESSION, above_floor
 from chatmem.store.tables import sessions, summaries
-
-SUMMARY_COLUMNS = (
-    summaries.c.point_seq,
-    summaries.c.uuid,
-    summaries.c.content,
-    summaries.c.recent_message_uuid,
-    summaries.c.token_count,
-    summaries.c.metadata,
-    summaries.c.created_at,
-)
 
 
 def latest_summary(conn: sa.Connection, session_pk: int, floor_seq: int) -> sa.RowMapping | None:
-    """The newest live summary of a session (the one with the highest point)."""
+    """``point_seq`` and ``content`` of the newest live summary of a session (the highest point)."""
     return (
         conn.execute(
-            sa.select(*SUMMARY_COLUMNS)
-            .where(summaries.c.session_pk == session_pk, summaries.c.point_seq > floor_seq)
+            sa.select(summaries.c.point_seq, summaries.c.content)
+            .where(summaries.c.session_pk == session_pk, above_floor(summaries.c.point_seq, floor_seq))
             .order_by(summaries.c.point_seq.desc())
             .limit(1)
         )
@@ -38,9 +28,7 @@ def live_session(conn: sa.Connection, session_pk: int, *, lock: bool = False) ->
     With ``lock`` the row is share-locked on PostgreSQL, so a concurrent delete or purge waits until the
     caller's results are committed (and then removes them) instead of leaving orphans behind.
     """
-    query = sa.select(sessions.c.floor_seq).where(
-        sessions.c.id == session_pk, sessions.c.deleted_at.is_(None)
-    )
+    query = sa.select(sessions.c.floor_seq).where(sessions.c.id == session_pk, LIVE_SESSION)
     if lock:
         query = query.with_for_update(read=True)
     return conn.execute(query).first()

@@ -1,7 +1,7 @@
 """Summarizer providers: ``openai`` (any chat-completions endpoint) and the local ``extractive`` one.
 
 A summarizer folds lines of conversation (``"role: content"``) into the previous summary and returns the
-new running summary, exactly the contract of Zep's progressive summarizer (reference §6.2).
+new running summary, exactly the contract of the Zep 0.27.2 server's progressive summarizer.
 """
 
 from __future__ import annotations

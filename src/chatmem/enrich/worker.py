@@ -9,8 +9,9 @@ from collections.abc import Callable, Sequence
 from chatmem.config import Settings
 from chatmem.enrich import queue
 from chatmem.enrich.jobs import Enricher
-from chatmem.enrich.queue import Job, Kind
+from chatmem.enrich.queue import Job
 from chatmem.store import Database
+from chatmem.store.jobs import Kind, State
 
 log = logging.getLogger("chatmem.enrich")
 
@@ -68,7 +69,7 @@ class Worker:
             retry_base=self.settings.enrich_retry_seconds,
             retry_cap=self.settings.enrich_retry_max_seconds,
         )
-        if state is queue.State.DEAD:
+        if state is State.DEAD:
             log.error("%s job %s is dead after %d attempts: %s", job.kind, job.id, job.attempts, error)
             self._observe(job, "dead")
         else:

@@ -1,5 +1,7 @@
 """The rules of the store: sessions, messages, users, metadata merge, soft delete, windowing, purge.
 
-One plain function per operation, shared by every front end (REST, CLI, tests). Functions take a
-``Database`` and raise ``chatmem.memory.errors`` exceptions; they know nothing about HTTP.
+One plan function per operation (``..._plan``), shared by every front end (REST, CLI, tests): it
+validates its input, then returns a ``ReadPlan`` or ``WritePlan`` that ``Database`` runs (the memory
+layer's one way to the database, docs/architecture.md). Plans raise ``chatmem.base.errors`` exceptions
+and know nothing about HTTP.
 """

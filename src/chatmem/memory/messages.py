@@ -7,17 +7,17 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 
-from chatmem.enrich.queue import enqueue_for_messages, ingest_job_from
-from chatmem.memory import clock
-from chatmem.memory.errors import BadRequestError, NotFoundError
-from chatmem.memory.metadata import JsonObject, checked_patch, merge_patch
+from chatmem.base import clock
+from chatmem.base.errors import BadRequestError, NotFoundError
+from chatmem.base.json import JsonObject, json_text
+from chatmem.memory.metadata import checked_patch, merge_patch
 from chatmem.memory.paging import NO_LIMIT
-from chatmem.memory.records import MemoryRecord, MessagePage, MessageRecord, NewMessage, SummaryRecord
+from chatmem.memory.records import MemoryRecord, MessagePage, NewMessage
 from chatmem.memory.validation import check_id, check_json, check_text
-from chatmem.store import Database
-from chatmem.store.database import json_text
+from chatmem.store.jobs import ingest_job, ingest_job_from
+from chatmem.store.live import LIVE_SESSION, above_floor, live
 from chatmem.store.prepared import (
     Prepared,
     ReadPlan,
@@ -25,21 +25,11 @@ from chatmem.store.prepared import (
     statement,
     statement_alone,
     statement_many,
+    upsert,
 )
+from chatmem.store.records import MESSAGE_COLUMNS, SUMMARY_COLUMNS, MessageRecord, SummaryRecord
 from chatmem.store.tables import UTCDateTime, Uuid, messages, sessions, summaries
 
-MESSAGE_COLUMNS = (
-    messages.c.uuid,
-    messages.c.role,
-    messages.c.content,
-    messages.c.metadata,
-    messages.c.token_count,
-    messages.c.created_at,
-    messages.c.updated_at,
-)
-_live_message_of_live_session = sa.and_(
-    sessions.c.deleted_at.is_(None), messages.c.seq > sessions.c.floor_seq
-)
 _session_messages = messages.join(sessions, messages.c.session_pk == sessions.c.id)
 
 
@@ -55,7 +45,7 @@ def _build_upsert(dialect_name: str) -> sa.Insert:
     """Create or revive the session, bump ``updated_at`` and reserve ``count`` seq numbers."""
     count = sa.bindparam("count", type_=sa.BigInteger)
     ts = sa.bindparam("ts", type_=UTCDateTime)
-    insert = sqlite.insert(sessions) if dialect_name == "sqlite" else postgresql.insert(sessions)
+    insert = upsert(dialect_name, sessions)
     return (
         insert.values(
             session_id=sa.bindparam("session_id"),
@@ -160,10 +150,6 @@ def append_json(new: Sequence[NewMessage]) -> str:
 append_statement = Prepared(build_append_statement())
 
 
-def add_messages(db: Database, session_id: str, new: Sequence[NewMessage]) -> None:
-    db.write_plan(add_messages_plan(db.dialect_name, session_id, new))
-
-
 def add_messages_plan(dialect_name: str, session_id: str, new: Sequence[NewMessage]) -> WritePlan[None]:
     """Append ``new`` to the session, creating it if unknown and reviving it if soft-deleted.
 
@@ -221,9 +207,7 @@ def _append(session_id: str, new: Sequence[NewMessage]) -> WritePlan[None]:
     if rows:
         yield statement_many(_insert_message, rows)
         # Background enrichment is queued in this same transaction, so no stored message is missed.
-        job = enqueue_for_messages(session_pk, [row["seq"] for row in rows])
-        if job is not None:
-            yield job
+        yield ingest_job(session_pk, rows[0]["seq"], rows[-1]["seq"], ts)
 
 
 _stored_uuid = Prepared(
@@ -259,12 +243,7 @@ _SESSION_AND_SUMMARY_COLUMNS = (
     sessions.c.id,
     sessions.c.floor_seq,
     summaries.c.point_seq,
-    summaries.c.recent_message_uuid,
-    summaries.c.uuid,
-    summaries.c.content,
-    summaries.c.token_count,
-    summaries.c.metadata,
-    summaries.c.created_at,
+    *SUMMARY_COLUMNS,
 )
 # The live session and its newest live summary (NULLs when it has none).
 _with_newest_summary = sessions.outerjoin(
@@ -273,11 +252,11 @@ _with_newest_summary = sessions.outerjoin(
         summaries.c.session_pk == sessions.c.id,
         summaries.c.point_seq
         == sa.select(sa.func.max(_summarized.c.point_seq))
-        .where(_summarized.c.session_pk == sessions.c.id, _summarized.c.point_seq > sessions.c.floor_seq)
+        .where(_summarized.c.session_pk == sessions.c.id, above_floor(_summarized.c.point_seq))
         .scalar_subquery(),
     ),
 )
-_live_by_id = sa.and_(sessions.c.session_id == sa.bindparam("session_id"), sessions.c.deleted_at.is_(None))
+_live_by_id = sa.and_(sessions.c.session_id == sa.bindparam("session_id"), LIVE_SESSION)
 _session_and_summary = Prepared(
     sa.select(*_SESSION_AND_SUMMARY_COLUMNS).select_from(_with_newest_summary).where(_live_by_id)
 )
@@ -317,15 +296,11 @@ def _build_recent_statement() -> sa.Select[Any]:
 recent_statement = Prepared(_build_recent_statement())
 
 
-def recent_messages(db: Database, session_id: str, *, window: int, lastn: int | None = None) -> MemoryRecord:
-    return db.read_plan(recent_messages_plan(db.dialect_name, session_id, window=window, lastn=lastn))
-
-
 def recent_messages_plan(
     dialect_name: str, session_id: str, *, window: int, lastn: int | None = None
 ) -> ReadPlan[MemoryRecord]:
     """GET memory: the latest live summary and the messages after its point, the newest ``window`` of
-    them, oldest first (Zep's rule, reference §4.3). ``lastn`` instead takes the newest ``lastn`` messages
+    them, oldest first (Zep 0.27.2's rule). ``lastn`` instead takes the newest ``lastn`` messages
     whatever the summary point; the summary is returned either way. An unknown or deleted session has
     neither (``MemoryRecord([])``). Two indexed statements (one on PostgreSQL), O(window) whatever the
     session's length.
@@ -368,7 +343,7 @@ def _recent_in_one_statement(session_id: str, *, window: int, lastn: int | None)
 
 _live_session_counts = Prepared(
     sa.select(sessions.c.id, sessions.c.floor_seq, sessions.c.message_count).where(
-        sessions.c.session_id == sa.bindparam("session_id"), sessions.c.deleted_at.is_(None)
+        sessions.c.session_id == sa.bindparam("session_id"), LIVE_SESSION
     )
 )
 _oldest_after = Prepared(
@@ -378,10 +353,6 @@ _oldest_after = Prepared(
     .limit(sa.bindparam("limit"))
     .offset(sa.bindparam("offset"))
 )
-
-
-def list_messages(db: Database, session_id: str, *, limit: int | None, page: int) -> MessagePage:
-    return db.read_plan(list_messages_plan(session_id, limit=limit, page=page))
 
 
 def list_messages_plan(session_id: str, *, limit: int | None, page: int) -> ReadPlan[MessagePage]:
@@ -402,52 +373,54 @@ def list_messages_plan(session_id: str, *, limit: int | None, page: int) -> Read
     return MessagePage(messages=[MessageRecord(*row) for row in rows], total_count=total)
 
 
-def get_message(db: Database, session_id: str, message_uuid: uuid.UUID) -> MessageRecord:
-    query = (
-        sa.select(*MESSAGE_COLUMNS)
-        .select_from(_session_messages)
-        .where(
-            sessions.c.session_id == session_id,
-            messages.c.uuid == message_uuid,
-            _live_message_of_live_session,
-        )
-    )
-    with db.read() as conn:
-        row = conn.execute(query).mappings().first()
-    if row is None:
+_this_message = sa.and_(
+    sessions.c.session_id == sa.bindparam("session_id"),
+    messages.c.uuid == sa.bindparam("uuid", type_=Uuid),
+    live(messages.c.seq),
+)
+_get_message = Prepared(sa.select(*MESSAGE_COLUMNS).select_from(_session_messages).where(_this_message))
+
+
+def get_message_plan(session_id: str, message_uuid: uuid.UUID) -> ReadPlan[MessageRecord]:
+    rows = yield statement(_get_message, session_id=session_id, uuid=message_uuid)
+    if not rows:
         raise NotFoundError("message not found")
-    return MessageRecord.from_row(row)
+    return MessageRecord(*rows[0])
 
 
-def update_message_metadata(
-    db: Database, session_id: str, message_uuid: uuid.UUID, metadata: JsonObject | None
-) -> MessageRecord:
+_lock_message = Prepared(
+    sa.select(messages.c.session_pk, messages.c.seq, messages.c.metadata)
+    .select_from(_session_messages)
+    .where(_this_message)
+    .with_for_update(of=messages)
+)
+_set_message_metadata = Prepared(
+    sa.update(messages)
+    .where(messages.c.session_pk == sa.bindparam("session_pk"), messages.c.seq == sa.bindparam("seq"))
+    .values(
+        updated_at=sa.bindparam("ts", type_=UTCDateTime),
+        metadata=sa.bindparam("metadata", type_=messages.c.metadata.type),
+    )
+    .returning(*MESSAGE_COLUMNS)
+)
+
+
+def update_message_metadata_plan(
+    session_id: str, message_uuid: uuid.UUID, metadata: JsonObject | None
+) -> WritePlan[MessageRecord]:
     """Merge ``metadata`` into one message's; nothing else about the message changes."""
-    patch = checked_patch(metadata, privileged=False)
-    with db.write() as conn:
-        current = conn.execute(
-            sa.select(messages.c.session_pk, messages.c.seq, messages.c.metadata)
-            .select_from(_session_messages)
-            .where(
-                sessions.c.session_id == session_id,
-                messages.c.uuid == message_uuid,
-                _live_message_of_live_session,
-            )
-            .with_for_update(of=messages)
-        ).first()
-        if current is None:
-            raise NotFoundError("message not found")
-        values: dict[str, object] = {"updated_at": clock.now()}
-        if patch:
-            values["metadata"] = merge_patch(current.metadata or {}, patch)
-        row = (
-            conn.execute(
-                sa.update(messages)
-                .where(messages.c.session_pk == current.session_pk, messages.c.seq == current.seq)
-                .values(values)
-                .returning(*MESSAGE_COLUMNS)
-            )
-            .mappings()
-            .one()
-        )
-    return MessageRecord.from_row(row)
+    return _update_metadata(session_id, message_uuid, checked_patch(metadata, privileged=False))
+
+
+def _update_metadata(
+    session_id: str, message_uuid: uuid.UUID, patch: JsonObject | None
+) -> WritePlan[MessageRecord]:
+    locked = yield statement(_lock_message, session_id=session_id, uuid=message_uuid)
+    if not locked:
+        raise NotFoundError("message not found")
+    [(session_pk, seq, stored)] = locked
+    metadata = merge_patch(stored or {}, patch) if patch else stored
+    [row] = yield statement(
+        _set_message_metadata, session_pk=session_pk, seq=seq, ts=clock.now(), metadata=metadata
+    )
+    return MessageRecord(*row)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from chatmem.memory.errors import BadRequestError
+from chatmem.base.errors import BadRequestError
+from chatmem.base.json import JsonObject
 from chatmem.memory.validation import check_json
 
 SYSTEM_KEY = "system"
-
-JsonObject = dict[str, Any]
 
 
 def merge_patch(target: Any, patch: Any) -> Any:

@@ -8,10 +8,9 @@ from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
 
-from chatmem.memory.errors import BadRequestError
+from chatmem.base.errors import BadRequestError
 from chatmem.memory.records import Page
-from chatmem.store import Database
-from chatmem.store.prepared import Prepared
+from chatmem.store.prepared import Prepared, ReadPlan, Reads, statement
 
 # "No limit" as a bound value: both databases take a number here, neither takes NULL the same way.
 NO_LIMIT = 2**62
@@ -42,7 +41,7 @@ class _HasId(Protocol):
 R = TypeVar("R", bound=_HasId)
 
 
-def creation_ordered(columns: tuple[Any, ...], id_column: Any, *conditions: Any) -> Prepared:
+def creation_ordered(columns: tuple[Any, ...], id_column: Any, *conditions: Any) -> Prepared[Reads]:
     """One prepared listing that serves both cursors: ``id > :after`` (0 for the offset cursor)
     ordered by ``id``, then ``OFFSET :offset LIMIT :limit``; the index on ``id`` makes it O(page)."""
     return Prepared(
@@ -54,11 +53,13 @@ def creation_ordered(columns: tuple[Any, ...], id_column: Any, *conditions: Any)
     )
 
 
-def fetch_page(
-    db: Database, query: Prepared, page: PageRequest, make: Callable[..., R], **params: Any
-) -> Page[R]:
-    limit = page.limit or NO_LIMIT
-    rows = db.fetch(query, after=page.after or 0, limit=limit, offset=page.offset, **params)
+def page_plan(
+    query: Prepared[Reads], page: PageRequest, make: Callable[..., R], **params: Any
+) -> ReadPlan[Page[R]]:
+    """One page of ``query`` (a ``creation_ordered`` listing), each row made into a record by ``make``."""
+    rows = yield statement(
+        query, after=page.after or 0, limit=page.limit or NO_LIMIT, offset=page.offset, **params
+    )
     items = [make(*row) for row in rows]
     full = bool(page.limit) and len(items) == page.limit
     return Page(items=items, next_after=items[-1].id if full else None)

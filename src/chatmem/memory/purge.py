@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from chatmem.store import Database
+from chatmem.store.live import DELETED_SESSION, above_floor
+from chatmem.store.prepared import Prepared, Reads, WritePlan, Writes, statement, statement_many
 from chatmem.store.tables import (
     enrich_jobs,
     message_embeddings,
@@ -16,7 +18,7 @@ from chatmem.store.tables import (
     summary_embeddings,
 )
 
-# Rows per transaction: small enough that a purge never holds the SQLite write lock for long.
+# Sessions per transaction: small enough that a purge never holds the SQLite write lock for long.
 BATCH = 500
 
 
@@ -29,56 +31,78 @@ class PurgeResult:
 def purge(db: Database, *, batch: int = BATCH) -> PurgeResult:
     """Remove soft-deleted sessions (with their messages) and the deleted messages of revived ones."""
     removed_sessions = removed_messages = 0
-    while True:
-        with db.write() as conn:
-            ids = (
-                conn.execute(
-                    sa.select(sessions.c.id)
-                    .where(sessions.c.deleted_at.is_not(None))
-                    .limit(batch)
-                    # Locked, so a concurrent revival waits for this transaction and then starts afresh.
-                    .with_for_update()
-                )
-                .scalars()
-                .all()
-            )
-            if not ids:
-                break
-            for table in (enrich_jobs, summary_embeddings, summaries, message_embeddings):
-                conn.execute(sa.delete(table).where(table.c.session_pk.in_(ids)))
-            removed_messages += conn.execute(
-                sa.delete(messages).where(messages.c.session_pk.in_(ids))
-            ).rowcount
-            removed_sessions += conn.execute(sa.delete(sessions).where(sessions.c.id.in_(ids))).rowcount
-    while True:
-        with db.write() as conn:
-            revived = conn.execute(
-                sa.select(sessions.c.id, sessions.c.floor_seq)
-                .where(sessions.c.floor_seq > sessions.c.purged_seq)
-                .limit(batch)
-                .with_for_update()
-            ).all()
-            if not revived:
-                break
-            for session_pk, floor_seq in revived:
-                _purge_enrichment(conn, session_pk, floor_seq)
-                removed_messages += conn.execute(
-                    sa.delete(messages).where(
-                        messages.c.session_pk == session_pk, messages.c.seq <= floor_seq
-                    )
-                ).rowcount
-                conn.execute(
-                    sa.update(sessions).where(sessions.c.id == session_pk).values(purged_seq=floor_seq)
-                )
+    for work in (_DELETED_SESSIONS, _BELOW_FLOORS):
+        while (done := db.write_plan(_purge_batch(work, batch))) is not None:
+            removed_sessions += done.sessions
+            removed_messages += done.messages
     return PurgeResult(sessions=removed_sessions, messages=removed_messages)
 
 
-def _purge_enrichment(conn: sa.Connection, session_pk: int, floor_seq: int) -> None:
-    """Summaries, vectors and jobs of the deleted part (seq <= floor_seq) of a revived session."""
-    for table, seq in (
-        (summary_embeddings, summary_embeddings.c.point_seq),
-        (summaries, summaries.c.point_seq),
-        (message_embeddings, message_embeddings.c.seq),
-        (enrich_jobs, enrich_jobs.c.seq_hi),
-    ):
-        conn.execute(sa.delete(table).where(table.c.session_pk == session_pk, seq <= floor_seq))
+@dataclass(frozen=True, slots=True)
+class _Pass:
+    """One kind of purge: ``find`` locks a batch of sessions (``pk`` and maybe ``floor`` per row),
+    ``count`` counts one session's messages to remove, ``writes`` run once per session of the batch."""
+
+    find: Prepared[Reads]
+    count: Prepared[Reads]
+    writes: tuple[Prepared[Writes], ...]
+    removes_sessions: bool
+
+
+def _purge_batch(work: _Pass, batch: int) -> WritePlan[PurgeResult | None]:
+    found = yield statement(work.find, batch=batch)
+    if not found:
+        return None
+    params = [dict(zip(("pk", "floor"), row, strict=False)) for row in found]
+    count = 0
+    for one in params:
+        [(n,)] = yield statement(work.count, **one)
+        count += n
+    for write in work.writes:
+        yield statement_many(write, params)
+    return PurgeResult(sessions=len(params) if work.removes_sessions else 0, messages=count)
+
+
+_pk = sa.bindparam("pk", type_=sa.BigInteger)
+_floor = sa.bindparam("floor", type_=sa.BigInteger)
+# The sessions are locked, so a concurrent revival waits for the purge's transaction and starts afresh.
+_DELETED_SESSIONS = _Pass(
+    find=Prepared(
+        sa.select(sessions.c.id).where(DELETED_SESSION).limit(sa.bindparam("batch")).with_for_update()
+    ),
+    count=Prepared(sa.select(sa.func.count()).where(messages.c.session_pk == _pk)),
+    writes=(
+        *(
+            Prepared(sa.delete(table).where(table.c.session_pk == _pk))
+            for table in (enrich_jobs, summary_embeddings, summaries, message_embeddings, messages)
+        ),
+        Prepared(sa.delete(sessions).where(sessions.c.id == _pk)),
+    ),
+    removes_sessions=True,
+)
+# The deleted part (at or below floor_seq) of revived sessions: summaries, vectors, jobs, messages.
+_BELOW_FLOORS = _Pass(
+    find=Prepared(
+        sa.select(sessions.c.id, sessions.c.floor_seq)
+        .where(above_floor(sessions.c.floor_seq, sessions.c.purged_seq))
+        .limit(sa.bindparam("batch"))
+        .with_for_update()
+    ),
+    count=Prepared(
+        sa.select(sa.func.count()).where(messages.c.session_pk == _pk, ~above_floor(messages.c.seq, _floor))
+    ),
+    writes=(
+        *(
+            Prepared(sa.delete(table).where(table.c.session_pk == _pk, ~above_floor(position, _floor)))
+            for table, position in (
+                (summary_embeddings, summary_embeddings.c.point_seq),
+                (summaries, summaries.c.point_seq),
+                (message_embeddings, message_embeddings.c.seq),
+                (enrich_jobs, enrich_jobs.c.seq_hi),
+                (messages, messages.c.seq),
+            )
+        ),
+        Prepared(sa.update(sessions).where(sessions.c.id == _pk).values(purged_seq=_floor)),
+    ),
+    removes_sessions=False,
+)

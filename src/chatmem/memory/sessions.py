@@ -3,35 +3,59 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 
-from chatmem.memory import clock
-from chatmem.memory.errors import AlreadyExistsError, BadRequestError, NotFoundError
-from chatmem.memory.metadata import JsonObject, checked_patch, merge_patch
-from chatmem.memory.paging import PageRequest, creation_ordered, fetch_page
-from chatmem.memory.records import Page, SessionRecord
+from chatmem.base import clock
+from chatmem.base.errors import AlreadyExistsError, BadRequestError, NotFoundError
+from chatmem.base.json import JsonObject
+from chatmem.memory.metadata import checked_patch, merge_patch
+from chatmem.memory.paging import PageRequest, creation_ordered, page_plan
+from chatmem.memory.records import Page
 from chatmem.memory.validation import check_id, check_json
-from chatmem.store import Database
-from chatmem.store.prepared import Prepared, ReadPlan, WritePlan, statement
-from chatmem.store.tables import UTCDateTime, sessions, users
+from chatmem.store.live import DELETED_SESSION, LIVE_SESSION, soft_delete
+from chatmem.store.prepared import Prepared, ReadPlan, WritePlan, statement, statement_alone, upsert
+from chatmem.store.records import SESSION_COLUMNS, SessionRecord
+from chatmem.store.tables import UTCDateTime, Uuid, sessions, users
 
-SESSION_COLUMNS = (
-    sessions.c.id,
-    sessions.c.uuid,
-    sessions.c.session_id,
-    sessions.c.user_id,
-    sessions.c.metadata,
-    sessions.c.created_at,
-    sessions.c.updated_at,
+_ts = sa.bindparam("ts", type_=UTCDateTime)
+_metadata = sa.bindparam("metadata", type_=sessions.c.metadata.type)
+# Share-locked (PostgreSQL) so that the user cannot be deleted before the session referring to it
+# commits; SQLite's single writer already serializes the two.
+_user_exists = Prepared(
+    sa.select(users.c.id).where(users.c.user_id == sa.bindparam("user_id")).with_for_update(read=True)
 )
-_live = sessions.c.deleted_at.is_(None)
 
 
-def create_session(
-    db: Database, session_id: str, *, user_id: str | None = None, metadata: JsonObject | None = None
-) -> SessionRecord:
+def _build_create(dialect_name: str) -> sa.Insert:
+    """Insert the session, or revive a soft-deleted one with that id; no row back if it is live."""
+    insert = upsert(dialect_name, sessions)
+    user_id = sa.bindparam("user_id", type_=sa.Text)
+    return (
+        insert.values(
+            session_id=sa.bindparam("session_id"),
+            uuid=sa.bindparam("uuid", type_=Uuid),
+            user_id=user_id,
+            metadata=_metadata,
+            created_at=_ts,
+            updated_at=_ts,
+        )
+        .on_conflict_do_update(
+            index_elements=[sessions.c.session_id],
+            set_={"user_id": user_id, "metadata": _metadata, "updated_at": _ts, "deleted_at": sa.null()},
+            where=DELETED_SESSION,
+        )
+        .returning(*SESSION_COLUMNS)
+    )
+
+
+_create = Prepared(_build_create)
+
+
+def create_session_plan(
+    session_id: str, *, user_id: str | None = None, metadata: JsonObject | None = None
+) -> WritePlan[SessionRecord]:
     """Create a session; a soft-deleted one with that id is revived with the given user and metadata.
 
     A live session with that id, or an unknown ``user_id``, is a ``BadRequestError``.
@@ -40,43 +64,33 @@ def create_session(
     if user_id is not None:
         check_id("user_id", user_id)
     check_json("metadata", metadata)
-    ts = clock.now()
-    insert = db.insert(sessions).values(
-        session_id=session_id,
-        uuid=uuid.uuid4(),
-        user_id=user_id,
-        metadata=metadata,
-        created_at=ts,
-        updated_at=ts,
-    )
-    upsert = insert.on_conflict_do_update(
-        index_elements=[sessions.c.session_id],
-        set_={"user_id": user_id, "metadata": metadata, "updated_at": ts, "deleted_at": None},
-        where=sessions.c.deleted_at.is_not(None),
-    ).returning(*SESSION_COLUMNS)
-    try:
-        with db.write() as conn:
-            if user_id is not None and not _user_exists(conn, user_id):
-                raise BadRequestError(f"user does not exist with user_id: {user_id}")
-            row = conn.execute(upsert).mappings().first()
-    except IntegrityError as exc:  # the user was deleted between the check and the insert
-        raise BadRequestError(f"user does not exist with user_id: {user_id}") from exc
-    if row is None:
+    return _create_new(session_id, user_id, metadata)
+
+
+def _create_new(
+    session_id: str, user_id: str | None, metadata: JsonObject | None
+) -> WritePlan[SessionRecord]:
+    created = yield from _create_or_revive(session_id, user_id, metadata)
+    if created is None:
         raise AlreadyExistsError(f"session already exists with session_id: {session_id}")
-    return SessionRecord.from_row(row)
+    return created
 
 
-def _user_exists(conn: sa.Connection, user_id: str) -> bool:
-    return conn.execute(sa.select(users.c.id).where(users.c.user_id == user_id)).first() is not None
+def _create_or_revive(
+    session_id: str, user_id: str | None, metadata: JsonObject | None
+) -> WritePlan[SessionRecord | None]:
+    """The new or revived session; None when a live one has that id."""
+    if user_id is not None and not (yield statement(_user_exists, user_id=user_id)):
+        raise BadRequestError(f"user does not exist with user_id: {user_id}")
+    rows = yield statement(
+        _create, session_id=session_id, uuid=uuid.uuid4(), user_id=user_id, metadata=metadata, ts=clock.now()
+    )
+    return SessionRecord(*rows[0]) if rows else None
 
 
 _get_live = Prepared(
-    sa.select(*SESSION_COLUMNS).where(sessions.c.session_id == sa.bindparam("session_id"), _live)
+    sa.select(*SESSION_COLUMNS).where(sessions.c.session_id == sa.bindparam("session_id"), LIVE_SESSION)
 )
-
-
-def get_session(db: Database, session_id: str) -> SessionRecord:
-    return db.read_plan(get_session_plan(session_id))
 
 
 def get_session_plan(session_id: str) -> ReadPlan[SessionRecord]:
@@ -88,28 +102,21 @@ def get_session_plan(session_id: str) -> ReadPlan[SessionRecord]:
 
 _lock_live = Prepared(
     sa.select(sessions.c.id, sessions.c.metadata)
-    .where(sessions.c.session_id == sa.bindparam("session_id"), _live)
+    .where(sessions.c.session_id == sa.bindparam("session_id"), LIVE_SESSION)
     .with_for_update()
 )
 _touch = Prepared(
     sa.update(sessions)
     .where(sessions.c.id == sa.bindparam("pk"))
-    .values(updated_at=sa.bindparam("ts", type_=UTCDateTime))
+    .values(updated_at=_ts)
     .returning(*SESSION_COLUMNS)
 )
 _set_metadata = Prepared(
     sa.update(sessions)
     .where(sessions.c.id == sa.bindparam("pk"))
-    .values(
-        updated_at=sa.bindparam("ts", type_=UTCDateTime),
-        metadata=sa.bindparam("metadata", type_=sessions.c.metadata.type),
-    )
+    .values(updated_at=_ts, metadata=_metadata)
     .returning(*SESSION_COLUMNS)
 )
-
-
-def update_session(db: Database, session_id: str, metadata: JsonObject | None) -> SessionRecord:
-    return db.write_plan(update_session_plan(session_id, metadata))
 
 
 def update_session_plan(session_id: str, metadata: JsonObject | None) -> WritePlan[SessionRecord]:
@@ -122,64 +129,75 @@ def update_session_plan(session_id: str, metadata: JsonObject | None) -> WritePl
 
 
 def _merge(session_id: str, patch: JsonObject | None) -> WritePlan[SessionRecord]:
-    current = yield statement(_lock_live, session_id=session_id)
-    if not current:
+    locked = yield statement(_lock_live, session_id=session_id)
+    if not locked:
         raise NotFoundError("session not found")
-    [(pk, stored)] = current
+    return (yield from _merged(locked[0], patch))
+
+
+def _merged(locked: tuple[Any, ...], patch: JsonObject | None) -> WritePlan[SessionRecord]:
+    pk, stored = locked
     if patch:
-        merged = merge_patch(stored or {}, patch)
-        [row] = yield statement(_set_metadata, pk=pk, ts=clock.now(), metadata=merged)
+        [row] = yield statement(
+            _set_metadata, pk=pk, ts=clock.now(), metadata=merge_patch(stored or {}, patch)
+        )
     else:
         [row] = yield statement(_touch, pk=pk, ts=clock.now())
     return SessionRecord(*row)
 
 
-def update_or_create_session(
-    db: Database, session_id: str, metadata: JsonObject | None, *, user_id: str | None = None
-) -> SessionRecord:
+def update_or_create_session_plan(
+    session_id: str, metadata: JsonObject | None, *, user_id: str | None = None
+) -> WritePlan[SessionRecord]:
     """Merge into the live session, or create it (as a new message would) when there is none.
 
-    A soft-deleted session is revived empty, as ``create_session`` revives it. ``user_id`` only
+    A soft-deleted session is revived empty, as ``create_session_plan`` revives it. ``user_id`` only
     applies when the session is created.
     """
-    try:
-        return update_session(db, session_id, metadata)
-    except NotFoundError:
-        pass
-    patch = checked_patch(metadata, privileged=False)
-    try:
-        return create_session(
-            db, session_id, user_id=user_id, metadata=merge_patch({}, patch) if patch else None
-        )
-    except AlreadyExistsError:
-        # Someone else created it between our two transactions: merge into theirs.
-        return update_session(db, session_id, metadata)
+    check_id("session_id", session_id)
+    return _update_or_create(session_id, checked_patch(metadata, privileged=False), user_id)
 
 
-def soft_delete_values() -> dict[str, object]:
-    """Column values that soft-delete a session and, through ``floor_seq``, all of its messages."""
-    ts = clock.now()
-    return {"deleted_at": ts, "updated_at": ts, "floor_seq": sessions.c.last_seq, "message_count": 0}
+def _update_or_create(
+    session_id: str, patch: JsonObject | None, user_id: str | None
+) -> WritePlan[SessionRecord]:
+    locked = yield statement(_lock_live, session_id=session_id)
+    if not locked:
+        if user_id is not None:
+            check_id("user_id", user_id)
+        created = yield from _create_or_revive(session_id, user_id, merge_patch({}, patch) if patch else None)
+        if created is not None:
+            return created
+        # Another writer created it since our lookup (PostgreSQL; the insert waited for its commit):
+        # merge into theirs.
+        locked = yield statement(_lock_live, session_id=session_id)
+        if not locked:
+            raise NotFoundError("session not found")
+    return (yield from _merged(locked[0], patch))
 
 
-def delete_session(db: Database, session_id: str) -> None:
-    """Soft-delete the session and everything in it; an unknown or deleted session is NotFound."""
-    with db.write() as conn:
-        result = conn.execute(
-            sa.update(sessions).where(sessions.c.session_id == session_id, _live).values(soft_delete_values())
-        )
-    if result.rowcount == 0:
-        raise NotFoundError("session not found")
-
-
-_list_live = creation_ordered(SESSION_COLUMNS, sessions.c.id, _live)
-_list_live_of_user = creation_ordered(
-    SESSION_COLUMNS, sessions.c.id, _live, sessions.c.user_id == sa.bindparam("user_id")
+_soft_delete = Prepared(
+    sa.update(sessions)
+    .where(sessions.c.session_id == sa.bindparam("session_id"), LIVE_SESSION)
+    .values(soft_delete(_ts))
+    .returning(sessions.c.id)
 )
 
 
-def list_sessions(db: Database, page: PageRequest, *, user_id: str | None = None) -> Page[SessionRecord]:
+def delete_session_plan(session_id: str) -> WritePlan[None]:
+    """Soft-delete the session and everything in it; an unknown or deleted session is NotFound."""
+    if not (yield statement_alone(_soft_delete, session_id=session_id, ts=clock.now())):
+        raise NotFoundError("session not found")
+
+
+_list_live = creation_ordered(SESSION_COLUMNS, sessions.c.id, LIVE_SESSION)
+_list_live_of_user = creation_ordered(
+    SESSION_COLUMNS, sessions.c.id, LIVE_SESSION, sessions.c.user_id == sa.bindparam("user_id")
+)
+
+
+def list_sessions_plan(page: PageRequest, *, user_id: str | None = None) -> ReadPlan[Page[SessionRecord]]:
     """Live sessions in creation order (optionally one user's), paged by offset or keyset."""
     if user_id is None:
-        return fetch_page(db, _list_live, page, SessionRecord)
-    return fetch_page(db, _list_live_of_user, page, SessionRecord, user_id=user_id)
+        return page_plan(_list_live, page, SessionRecord)
+    return page_plan(_list_live_of_user, page, SessionRecord, user_id=user_id)

@@ -6,135 +6,137 @@ import uuid
 
 import sqlalchemy as sa
 
-from chatmem.memory import clock
-from chatmem.memory.errors import AlreadyExistsError, NotFoundError
-from chatmem.memory.metadata import JsonObject, checked_patch, merge_patch
-from chatmem.memory.paging import PageRequest, creation_ordered, fetch_page
-from chatmem.memory.records import Page, UserRecord
-from chatmem.memory.sessions import soft_delete_values
+from chatmem.base import clock
+from chatmem.base.errors import AlreadyExistsError, NotFoundError
+from chatmem.base.json import JsonObject
+from chatmem.memory.metadata import checked_patch, merge_patch
+from chatmem.memory.paging import PageRequest, creation_ordered, page_plan
+from chatmem.memory.records import Page
 from chatmem.memory.validation import check_id, check_json, check_text
-from chatmem.store import Database
-from chatmem.store.prepared import Prepared
-from chatmem.store.tables import sessions, users
+from chatmem.store.live import LIVE_SESSION, soft_delete
+from chatmem.store.prepared import Prepared, ReadPlan, WritePlan, statement, statement_alone, upsert
+from chatmem.store.records import USER_COLUMNS, UserRecord
+from chatmem.store.tables import UTCDateTime, Uuid, sessions, users
 
-USER_COLUMNS = (
-    users.c.id,
-    users.c.uuid,
-    users.c.user_id,
-    users.c.email,
-    users.c.first_name,
-    users.c.last_name,
-    users.c.metadata,
-    users.c.created_at,
-    users.c.updated_at,
-)
+_PROFILE = ("email", "first_name", "last_name")
+_ts = sa.bindparam("ts", type_=UTCDateTime)
+_values = {
+    **{field: sa.bindparam(field, type_=sa.Text) for field in _PROFILE},
+    "metadata": sa.bindparam("metadata", type_=users.c.metadata.type),
+    "updated_at": _ts,
+}
 
 
 def _check_profile(email: str | None, first_name: str | None, last_name: str | None) -> None:
-    for field, value in (("email", email), ("first_name", first_name), ("last_name", last_name)):
+    for field, value in zip(_PROFILE, (email, first_name, last_name), strict=True):
         if value is not None:
             check_text(field, value)
 
 
-def create_user(
-    db: Database,
+def _build_create(dialect_name: str) -> sa.Insert:
+    insert = upsert(dialect_name, users)
+    return (
+        insert.values(
+            user_id=sa.bindparam("user_id"), uuid=sa.bindparam("uuid", type_=Uuid), created_at=_ts, **_values
+        )
+        .on_conflict_do_nothing(index_elements=[users.c.user_id])
+        .returning(*USER_COLUMNS)
+    )
+
+
+_create = Prepared(_build_create)
+
+
+def create_user_plan(
     user_id: str,
     *,
     email: str | None = None,
     first_name: str | None = None,
     last_name: str | None = None,
     metadata: JsonObject | None = None,
-) -> UserRecord:
+) -> WritePlan[UserRecord]:
     check_id("user_id", user_id)
     _check_profile(email, first_name, last_name)
     check_json("metadata", metadata)
-    ts = clock.now()
-    insert = (
-        db.insert(users)
-        .values(
-            user_id=user_id,
-            uuid=uuid.uuid4(),
-            email=email,
-            first_name=first_name,
-            last_name=last_name,
-            metadata=metadata,
-            created_at=ts,
-            updated_at=ts,
-        )
-        .on_conflict_do_nothing(index_elements=[users.c.user_id])
-        .returning(*USER_COLUMNS)
-    )
-    with db.write() as conn:
-        row = conn.execute(insert).mappings().first()
-    if row is None:
+    return _create_user(user_id, email=email, first_name=first_name, last_name=last_name, metadata=metadata)
+
+
+def _create_user(user_id: str, **values: object) -> WritePlan[UserRecord]:
+    rows = yield statement_alone(_create, user_id=user_id, uuid=uuid.uuid4(), ts=clock.now(), **values)
+    if not rows:
         raise AlreadyExistsError(f"user already exists with user_id: {user_id}")
-    return UserRecord.from_row(row)
+    return UserRecord(*rows[0])
 
 
 _get_user = Prepared(sa.select(*USER_COLUMNS).where(users.c.user_id == sa.bindparam("user_id")))
 
 
-def get_user(db: Database, user_id: str) -> UserRecord:
-    rows = db.fetch(_get_user, user_id=user_id)
+def get_user_plan(user_id: str) -> ReadPlan[UserRecord]:
+    rows = yield statement(_get_user, user_id=user_id)
     if not rows:
         raise NotFoundError("user not found")
     return UserRecord(*rows[0])
 
 
-def update_user(
-    db: Database,
+_lock_user = Prepared(
+    sa.select(*USER_COLUMNS).where(users.c.user_id == sa.bindparam("user_id")).with_for_update()
+)
+_update = Prepared(
+    sa.update(users).where(users.c.id == sa.bindparam("pk")).values(_values).returning(*USER_COLUMNS)
+)
+
+
+def update_user_plan(
     user_id: str,
     *,
     email: str | None = None,
     first_name: str | None = None,
     last_name: str | None = None,
     metadata: JsonObject | None = None,
-) -> UserRecord:
+) -> WritePlan[UserRecord]:
     """Set the non-empty profile fields and merge ``metadata`` (users may write ``system``)."""
     _check_profile(email, first_name, last_name)
     patch = checked_patch(metadata, privileged=True)
-    with db.write() as conn:
-        current = conn.execute(
-            sa.select(users.c.id, users.c.metadata).where(users.c.user_id == user_id).with_for_update()
-        ).first()
-        if current is None:
-            raise NotFoundError("user not found")
-        values: dict[str, object] = {"updated_at": clock.now()}
-        for field, value in (("email", email), ("first_name", first_name), ("last_name", last_name)):
-            if value:
-                values[field] = value
-        if patch:
-            values["metadata"] = merge_patch(current.metadata or {}, patch)
-        row = (
-            conn.execute(
-                sa.update(users).where(users.c.id == current.id).values(values).returning(*USER_COLUMNS)
-            )
-            .mappings()
-            .one()
-        )
-    return UserRecord.from_row(row)
+    return _update_user(user_id, {"email": email, "first_name": first_name, "last_name": last_name}, patch)
 
 
-def delete_user(db: Database, user_id: str) -> None:
+def _update_user(
+    user_id: str, profile: dict[str, str | None], patch: JsonObject | None
+) -> WritePlan[UserRecord]:
+    locked = yield statement(_lock_user, user_id=user_id)
+    if not locked:
+        raise NotFoundError("user not found")
+    current = UserRecord(*locked[0])
+    values = {field: value or getattr(current, field) for field, value in profile.items()}
+    metadata = merge_patch(current.metadata or {}, patch) if patch else current.metadata
+    [row] = yield statement(_update, pk=current.id, ts=clock.now(), metadata=metadata, **values)
+    return UserRecord(*row)
+
+
+_lock_user_id = Prepared(
+    sa.select(users.c.id).where(users.c.user_id == sa.bindparam("user_id")).with_for_update()
+)
+_soft_delete_sessions = Prepared(
+    sa.update(sessions)
+    .where(sessions.c.user_id == sa.bindparam("user_id"), LIVE_SESSION)
+    .values(soft_delete(_ts))
+)
+_delete = Prepared(sa.delete(users).where(users.c.id == sa.bindparam("pk")))
+
+
+def delete_user_plan(user_id: str) -> WritePlan[None]:
     """Remove the user and soft-delete all of its sessions (the purge removes them for good)."""
-    with db.write() as conn:
-        found = conn.execute(
-            sa.select(users.c.id).where(users.c.user_id == user_id).with_for_update()
-        ).first()
-        if found is None:
-            raise NotFoundError("user not found")
-        conn.execute(
-            sa.update(sessions)
-            .where(sessions.c.user_id == user_id, sessions.c.deleted_at.is_(None))
-            .values(soft_delete_values())
-        )
-        # The foreign key (ON DELETE SET NULL) detaches the now-deleted sessions from the user id,
-        # so a new user with the same id starts with no sessions.
-        conn.execute(sa.delete(users).where(users.c.id == found.id))
+    found = yield statement(_lock_user_id, user_id=user_id)
+    if not found:
+        raise NotFoundError("user not found")
+    yield statement(_soft_delete_sessions, user_id=user_id, ts=clock.now())
+    # The foreign key (ON DELETE SET NULL) detaches the now-deleted sessions from the user id,
+    # so a new user with the same id starts with no sessions.
+    yield statement(_delete, pk=found[0][0])
 
 
 _list_users = creation_ordered(USER_COLUMNS, users.c.id)
 
 
-def list_users(db: Database, page: PageRequest) -> Page[UserRecord]:
-    return fetch_page(db, _list_users, page, UserRecord)
+def list_users_plan(page: PageRequest) -> ReadPlan[Page[UserRecord]]:
+    return page_plan(_list_users, page, UserRecord)

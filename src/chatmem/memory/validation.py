@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chatmem.memory.errors import BadRequestError
+from chatmem.base.errors import BadRequestError
 
 # A B-tree entry in PostgreSQL holds at most ~2.7 kB; keep ids well inside it on both databases.
 MAX_ID_BYTES = 2048

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from chatmem.memory.errors import BadRequestError
+from chatmem.base.errors import BadRequestError
 
 # --- AST ------------------------------------------------------------------------------------------
 

@@ -15,10 +15,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from chatmem.search.targets import LiveScope
+from chatmem.store.jobs import Kind
 from chatmem.store.tables import enrich_jobs, message_embeddings, messages
 
 # The job kinds that still owe a message its vector.
-_EMBEDDING_KINDS = ("ingest", "embed_messages")
+_EMBEDDING_KINDS = (Kind.INGEST.value, Kind.EMBED_MESSAGES.value)
 # Counting the overflow stops here: the header then says "at least".
 COUNT_CAP = 10_000
 

@@ -11,7 +11,7 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
-from chatmem.memory.errors import BadRequestError
+from chatmem.base.errors import BadRequestError
 from chatmem.search import jsonpath
 
 

@@ -17,17 +17,15 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 
+from chatmem.base.errors import BadRequestError
 from chatmem.config import Settings
 from chatmem.embeddings import Embedder, LocalEmbedder, make_embedder
-from chatmem.enrich.summaries import SUMMARY_COLUMNS
-from chatmem.memory.errors import BadRequestError
-from chatmem.memory.messages import MESSAGE_COLUMNS
-from chatmem.memory.records import MessageRecord, SummaryRecord
 from chatmem.search import filters, fulltext, pending, ranking, vectors
 from chatmem.search.query import Scope, SearchQuery, SearchType
 from chatmem.search.targets import TARGETS, LiveScope, Target, Within, resolve, with_keys
 from chatmem.search.vector_cache import FloatArray, VectorCache
 from chatmem.store import Database
+from chatmem.store.records import MESSAGE_COLUMNS, SUMMARY_COLUMNS, MessageRecord, SummaryRecord
 from chatmem.store.tables import messages, sessions
 
 log = logging.getLogger("chatmem.search")
@@ -298,11 +296,11 @@ def _hydrate(
     table = target.table
     columns: Sequence[Any] = MESSAGE_COLUMNS if target.table is messages else SUMMARY_COLUMNS
     query = (
-        sa.select(table.c.session_pk, target.key_column.label("key"), sessions.c.session_id, *columns)
+        sa.select(table.c.session_pk, target.key_column, sessions.c.session_id, *columns)
         .join_from(table, sessions, sessions.c.id == table.c.session_pk)
         .where(with_keys(table.c.session_pk, target.key_column, (key for key, _ in ranked)))
     )
-    rows = {(row["session_pk"], row["key"]): row for row in conn.execute(query).mappings()}
+    rows = {(row[0], row[1]): row for row in conn.execute(query)}
     hits = []
     for key, score in ranked:
         row = rows.get(key)
@@ -311,10 +309,10 @@ def _hydrate(
         vector = embeddings.get(key)
         hits.append(
             Hit(
-                session_id=row["session_id"],
+                session_id=row[2],
                 dist=score,
-                message=MessageRecord.from_row(row) if target.table is messages else None,
-                summary=SummaryRecord.from_row(row) if target.table is not messages else None,
+                message=MessageRecord(*row[3:]) if target.table is messages else None,
+                summary=SummaryRecord(*row[3:]) if target.table is not messages else None,
                 embedding=[float(x) for x in vector] if vector is not None else None,
             )
         )

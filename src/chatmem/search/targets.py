@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 
 from chatmem.search.query import Scope
+from chatmem.store.live import LIVE_SESSION, above_floor, live
 from chatmem.store.tables import (
     message_embeddings,
     messages,
@@ -119,11 +120,9 @@ class LiveScope:
         """Keep rows of ``table`` (key columns ``pk``, ``key``) that are live and in scope."""
         single = self.single
         if single is not None:
-            return query.where(pk == single[0], key > single[1])
+            return query.where(pk == single[0], above_floor(key, single[1]))
         return query.join_from(table, sessions, sessions.c.id == pk).where(
-            sessions.c.user_id == self.within.user_id,
-            sessions.c.deleted_at.is_(None),
-            key > sessions.c.floor_seq,
+            sessions.c.user_id == self.within.user_id, live(key)
         )
 
 
@@ -142,7 +141,7 @@ def resolve(conn: sa.Connection, within: Within) -> LiveScope | None:
     """The live sessions of the scope, or None when there are none (an unknown session or user)."""
     query = sa.select(
         sessions.c.id, sessions.c.floor_seq, sessions.c.message_count, sessions.c.vectors_version
-    ).where(sessions.c.deleted_at.is_(None))
+    ).where(LIVE_SESSION)
     if within.session_id is not None:
         query = query.where(sessions.c.session_id == within.session_id)
     else:

@@ -1,8 +1,8 @@
 """Each session's vectors as one in-memory float32 matrix, so exact search stops re-reading every blob.
 
 Exact ranking (SQLite, or PostgreSQL without pgvector) used to read all of a scope's vectors out of the
-database on every query: on SQLite 57 ms for 10k vectors and 800 ms for 100k, nearly all of it fetching
-blobs, not arithmetic. A block is keyed by (embedding table, session pk, model, width) and tagged with
+database on every query, nearly all of the time spent fetching blobs, not on arithmetic (docs/search.md
+has the figures). A block is keyed by (embedding table, session pk, model, width) and tagged with
 the session's ``vectors_version``, which every transaction writing that session's vectors bumps; the
 search reads the version together with its scope (no extra statement), so a block is never served
 after any process changed the vectors. Session pks are never reused (AUTOINCREMENT on SQLite, an

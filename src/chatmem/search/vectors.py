@@ -3,8 +3,8 @@
 Three ways, one answer:
 - Exact from memory: each session's float32 vectors kept as one matrix (``vector_cache``) and scored
   with NumPy. Every scope without pgvector (SQLite, a PostgreSQL without the extension), and scopes of
-  at most ``search_exact_max_rows`` messages with it: 0.4 ms for 10k vectors, where pgvector's exact
-  scan of the same rows takes ~6 ms.
+  at most ``search_exact_max_rows`` messages with it, where it beats pgvector's exact scan of the same
+  rows (docs/search.md has the figures).
 - PostgreSQL with pgvector, larger scope and an indexed width: the HNSW index proposes ``ef_search``
   nearest vectors of the whole table; those in scope and passing the filters are kept. If fewer than
   ``limit`` survive (a small user among many, a narrow filter), the exact query below answers instead,
@@ -33,7 +33,7 @@ _NO_KEYS: KeyArray = np.empty(0, dtype=np.int64)
 def single_threaded_blas() -> None:
     """Score with one BLAS thread, process-wide. A matrix-vector product is bound by memory bandwidth,
     not arithmetic, and OpenBLAS's idle threads keep spinning on the cores torch then needs to embed
-    the next query: on 2 cores a 10k-message similarity search took 42 ms with them, 14 ms without."""
+    the next query (docs/search.md has the figures)."""
     threadpool_limits(limits=1, user_api="blas")
 
 
@@ -49,8 +49,8 @@ def pg_vector_param(vector: FloatArray, dims: int | None = None) -> Any:
     """The query vector as ``(SELECT CAST(:text AS vector))``: an InitPlan, converted once per query.
 
     A bare ``CAST(:text AS vector)`` is converted once per row once psycopg prepares the statement
-    (after 5 runs) and PostgreSQL switches to a generic plan: a 1,000-row exact scan went from 0.8 ms
-    to 59 ms. The HNSW index accepts the InitPlan's value as its ORDER BY operand.
+    (after 5 runs) and PostgreSQL switches to a generic plan, which made an exact scan many times slower
+    (docs/search.md). The HNSW index accepts the InitPlan's value as its ORDER BY operand.
     """
     return sa.select(sa.cast(sa.literal(pg_literal(vector), sa.Text), PgVector(dims))).scalar_subquery()
 

@@ -12,7 +12,7 @@ from sqlalchemy.exc import OperationalError as SQLAlchemyOperationalError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from chatmem.memory.errors import BadRequestError, ChatmemError, NotFoundError
+from chatmem.base.errors import BadRequestError, ChatmemError, NotFoundError
 from chatmem.server.responses import error
 
 log = logging.getLogger("chatmem.server")

@@ -2,11 +2,10 @@
 
 These two routes are the hot path of a chat application: read the recent context, append the turn.
 Through FastAPI (route matching over every route, dependency solving, validating the body from a
-parsed ``dict``, the endpoint wrapper) they cost about as much CPU as their database work: the
-PostgreSQL append reached 0.59x, GET memory 0.55x to 0.74x, the throughput of a framework-free app
-doing the same SQL (docs/benchmarks.md). The transport middleware offers every request to
-``FastRoutes`` first; it answers these two on the code the routes use (the ``AddMemoryRequest`` model,
-here parsed straight from the JSON bytes, the same plans, the same JSON).
+parsed ``dict``, the endpoint wrapper) they cost about as much CPU as their database work
+(docs/benchmarks.md measures both against a framework-free app doing the same SQL). The transport
+middleware offers every request to ``FastRoutes`` first; it answers these two on the code the routes use
+(the ``AddMemoryRequest`` model, here parsed straight from the JSON bytes, the same plans, the same JSON).
 
 A request it does not accept as it is (a body that is not valid JSON or fails validation, a bad
 ``lastn``, input the memory layer refuses) goes on to the FastAPI route, which answers it with the
@@ -23,16 +22,16 @@ from pydantic import ValidationError
 from starlette.responses import Response
 from starlette.types import Message, Scope, Send
 
+from chatmem.base.errors import ChatmemError
 from chatmem.config import Settings
 from chatmem.memory import messages
-from chatmem.memory.errors import ChatmemError
 from chatmem.models import AddMemoryRequest
 from chatmem.server.errors import error_response
 from chatmem.server.params import parse_int
 from chatmem.server.responses import JSON, ok
-from chatmem.server.routes.memory import memory_json, new_messages
+from chatmem.server.wire import memory_json, new_messages
 from chatmem.store import Database
-from chatmem.store.prepared import Plan
+from chatmem.store.prepared import WritePlan
 
 # The path as the transport middleware leaves it: one segment per id, ``%2F``/``%25`` still encoded.
 _MEMORY_PATH = re.compile(r"/api/v1/sessions/([^/]+)/memory")
@@ -60,7 +59,7 @@ class FastRoutes:
             # Each of these refuses bad input before any statement runs.
             if method == "POST":
                 new = new_messages(AddMemoryRequest.model_validate_json(body))
-                write: Plan[None] = messages.add_messages_plan(self.db.dialect_name, session_id, new)
+                write: WritePlan[None] = messages.add_messages_plan(self.db.dialect_name, session_id, new)
             else:
                 lastn = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), True)).get("lastn")
                 count = parse_int("lastn", lastn, minimum=0) or None

@@ -12,7 +12,7 @@ from urllib.parse import quote, unquote
 
 from starlette.convertors import Convertor, register_url_convertor
 
-from chatmem.memory.errors import BadRequestError
+from chatmem.base.errors import BadRequestError
 
 
 class IdConvertor(Convertor[str]):

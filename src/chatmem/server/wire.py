@@ -1,10 +1,15 @@
-"""Records to the exact JSON shapes of Zep 0.27.2 (reference §3)."""
+"""Records to the exact JSON shapes of Zep 0.27.2 (docs/compatibility.md), and request bodies to records.
+
+Shared by the FastAPI routes, the fast path (``chatmem.server.fast_routes``) and the CLI."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from chatmem.memory.records import MessageRecord, SessionRecord, SummaryRecord, UserRecord
+from chatmem.enrich.queue import QueueStatus
+from chatmem.memory.records import MemoryRecord, NewMessage
+from chatmem.models import AddMemoryRequest
+from chatmem.store.records import MessageRecord, SessionRecord, SummaryRecord, UserRecord
 
 ZERO_UUID = "00000000-0000-0000-0000-000000000000"
 ZERO_TIME = "0001-01-01T00:00:00Z"
@@ -75,3 +80,41 @@ def summary_json(record: SummaryRecord) -> dict[str, Any]:
     if record.metadata:
         body["metadata"] = record.metadata
     return body
+
+
+def memory_json(memory: MemoryRecord) -> dict[str, Any]:
+    return {
+        "messages": [message_json(record) for record in memory.messages],
+        "summary": summary_json(memory.summary) if memory.summary is not None else ZERO_SUMMARY,
+    }
+
+
+def new_messages(body: AddMemoryRequest) -> list[NewMessage]:
+    return [
+        NewMessage(
+            role=m.role, content=m.content, metadata=m.metadata, uuid=m.uuid, token_count=m.token_count or 0
+        )
+        for m in body.messages or ()
+    ]
+
+
+def status_json(status: QueueStatus) -> dict[str, object]:
+    return {
+        "depth": status.depth,
+        "dead": status.dead,
+        "lag_seconds": round(status.lag_seconds, 3),
+        "kinds": {k.kind: {"queued": k.queued, "running": k.running, "dead": k.dead} for k in status.kinds},
+        "dead_jobs": [
+            {
+                "session_id": job.session_id,
+                "id": job.id,
+                "kind": job.kind,
+                "seq_lo": job.seq_lo,
+                "seq_hi": job.seq_hi,
+                "attempts": job.attempts,
+                "last_error": job.last_error,
+                "updated_at": job.updated_at,
+            }
+            for job in status.dead_jobs
+        ],
+    }

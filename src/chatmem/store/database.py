@@ -24,16 +24,17 @@ import orjson
 import sqlalchemy as sa
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import event
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from chatmem.base.json import json_text
 from chatmem.store.prepared import (
     Done,
     Plan,
-    Prepared,
     RawTransaction,
     ReadPlan,
+    Rows,
+    Step,
     WritePlan,
     advance,
     arun_step,
@@ -41,15 +42,12 @@ from chatmem.store.prepared import (
     first_step,
     run,
     run_step,
+    upsert,
 )
 
 T = TypeVar("T")
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-
-
-def json_text(value: Any) -> str:
-    return orjson.dumps(value).decode()
 
 
 def normalize_url(url: str) -> sa.URL:
@@ -166,29 +164,29 @@ class Database:
         with self._reader.begin() as conn:
             yield conn
 
-    def fetch(self, query: Prepared, **params: Any) -> list[tuple[Any, ...]]:
-        """Run one read statement outside any explicit transaction (see ``chatmem.store.prepared``)."""
+    def _alone(self, step: Step[Any]) -> Rows:
+        """Run one statement outside any explicit transaction (see ``chatmem.store.prepared``)."""
         pooled = self._fast.raw_connection()
         try:
-            return run(RawTransaction(self._fast.dialect, pooled.dbapi_connection), query, **params)
+            return run(RawTransaction(self._fast.dialect, pooled.dbapi_connection), step.query, **step.params)
         finally:
             pooled.close()
 
     def read_plan(self, plan: ReadPlan[T]) -> T:
-        """Run a read ``Plan`` (see ``chatmem.store.prepared``), each statement an autocommit ``fetch``."""
+        """Run a ``ReadPlan`` (see ``chatmem.store.prepared``), each statement in autocommit."""
         first = first_step(plan)
         if isinstance(first, Done):
             return first.value
-        return drive(plan, lambda step: self.fetch(step.query, **step.params), first)
+        return drive(plan, self._alone, first)
 
     def write_plan(self, plan: WritePlan[T]) -> T:
-        """Run a write ``Plan`` in one ``write_raw`` transaction (a statement that runs alone: without)."""
+        """Run a ``WritePlan`` in one ``write_raw`` transaction (a statement that runs alone: without)."""
         first = first_step(plan)
         if isinstance(first, Done):
             return first.value
         if first.alone and not self.is_sqlite:
             # SQLite writes always go through the single writer connection.
-            return drive(plan, lambda step: self.fetch(step.query, **step.params), first)
+            return drive(plan, self._alone, first)
         with self.write_raw() as conn:
             return drive(plan, lambda step: run_step(conn, step), first)
 
@@ -198,8 +196,7 @@ class Database:
         SQLite runs the plan inline: a WAL read never waits for the writer, and handing it to a thread
         costs more than the read. PostgreSQL runs it on psycopg's async driver, on one pooled
         autocommit connection: no thread pool hop and no GIL hand-offs between request threads, which
-        under concurrency cost more CPU per hot read than the SQL itself (GET memory went from 558 to
-        1,394 req/s in the quick benchmark).
+        under concurrency cost more CPU per hot read than the SQL itself (CHANGELOG.md has the figures).
         """
         if self.is_sqlite:
             return self.read_plan(plan)
@@ -256,9 +253,7 @@ class Database:
 
     def insert(self, table: sa.Table) -> Any:
         """The dialect's INSERT, which knows ``on_conflict_do_update`` / ``on_conflict_do_nothing``."""
-        if self.is_sqlite:
-            return sqlite.insert(table)
-        return postgresql.insert(table)
+        return upsert(self.dialect_name, table)
 
     @property
     def engine(self) -> Engine:

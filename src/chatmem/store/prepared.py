@@ -2,7 +2,7 @@
 
 SQLAlchemy's per-execution work (building the statement, computing its cache key, the execution
 context, Row objects, the explicit BEGIN/COMMIT of a transaction) costs several times the query itself
-on the requests chatmem serves most (profiled: ~120 us of ~140 us for a session lookup on SQLite).
+on the requests chatmem serves most (profiled on a session lookup on SQLite).
 A ``Prepared`` query keeps the SQL defined by the Core tables, but executes it as a single autocommit
 statement and applies only the column types' own bind and result processors.
 """
@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, overload
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 Processor = Callable[[Any], Any] | None
 
@@ -49,11 +50,37 @@ class _Compiled:
 
 
 Statement = sa.Select[Any] | sa.Insert | sa.Update | sa.Delete
+Write = sa.Insert | sa.Update | sa.Delete
 
 
-class Prepared:
+def upsert(dialect_name: str, table: sa.Table) -> sqlite.Insert | postgresql.Insert:
+    """The dialect's INSERT, which knows ``on_conflict_do_update`` / ``on_conflict_do_nothing``: for
+    the ``Prepared(lambda dialect_name: ...)`` form of a statement."""
+    return sqlite.insert(table) if dialect_name == "sqlite" else postgresql.insert(table)
+
+
+class Reads:
+    """Type marker: a statement that only reads (a SELECT)."""
+
+
+class Writes:
+    """Type marker: a statement that writes (INSERT, UPDATE, DELETE)."""
+
+
+K = TypeVar("K", Reads, Writes)
+
+
+class Prepared(Generic[K]):
     """One statement with named ``sa.bindparam`` parameters. ``statement`` is either the statement or,
-    for dialect-specific constructs (``INSERT ... ON CONFLICT``), a function of the dialect's name."""
+    for dialect-specific constructs (``INSERT ... ON CONFLICT``), a function of the dialect's name.
+    A SELECT is a ``Prepared[Reads]``, anything else a ``Prepared[Writes]``: only the first may go into
+    a ``ReadPlan``."""
+
+    @overload
+    def __init__(self: Prepared[Reads], statement: sa.Select[Any]) -> None: ...
+
+    @overload
+    def __init__(self: Prepared[Writes], statement: Write | Callable[[str], Write]) -> None: ...
 
     def __init__(self, statement: Statement | Callable[[str], Statement]) -> None:
         self._statement = statement
@@ -120,10 +147,10 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
-class Step:
+class Step(Generic[K]):
     """One statement of a plan: ``query`` once with ``params``, or once per parameter set of ``many``."""
 
-    query: Prepared
+    query: Prepared[K]
     params: Mapping[str, Any]
     many: Sequence[Mapping[str, Any]] | None = None
     # The plan's only statement, atomic by itself: a write plan runs it without BEGIN and COMMIT,
@@ -132,30 +159,35 @@ class Step:
 
 
 # Database work written once for both drivers: a generator that yields each statement it needs as a
-# ``Step``, is sent that statement's rows (``[]`` for ``many``), and returns its result.
-# ``Database.read_plan`` / ``write_plan`` run it on the sync driver, ``aread_plan`` / ``awrite_plan``
-# on PostgreSQL's async one (see ``Database``).
-Plan = Generator[Step, Rows, T]
-ReadPlan = Plan[T]
-WritePlan = Plan[T]
+# ``Step``, is sent that statement's rows (``[]`` for ``many``), and returns its result. This is the
+# memory layer's one way to the database: ``Database.read_plan`` / ``write_plan`` run a plan on the sync
+# driver, ``aread_plan`` / ``awrite_plan`` from the event loop (see ``Database``).
+#
+# A ``ReadPlan`` yields only reads and runs without a transaction, each statement a snapshot of its
+# own; a ``WritePlan`` may yield both and runs in one transaction. Their step types differ, so mypy
+# refuses a write plan handed to ``read_plan`` (tests/test_plan_types.py); a read plan is also a
+# write plan.
+ReadPlan = Generator[Step[Reads], Rows, T]
+WritePlan = Generator[Step[Reads] | Step[Writes], Rows, T]
+Plan = Generator[Step[Any], Rows, T]
 
 
-def statement(query: Prepared, **params: Any) -> Step:
+def statement(query: Prepared[K], **params: Any) -> Step[K]:
     """``rows = yield statement(query, name=value)``."""
     return Step(query, params)
 
 
-def statement_alone(query: Prepared, **params: Any) -> Step:
+def statement_alone(query: Prepared[K], **params: Any) -> Step[K]:
     """``yield statement_alone(query, ...)``: the whole of a write plan, in one atomic statement."""
     return Step(query, params, alone=True)
 
 
-def statement_many(query: Prepared, params: Sequence[Mapping[str, Any]]) -> Step:
+def statement_many(query: Prepared[Writes], params: Sequence[Mapping[str, Any]]) -> Step[Writes]:
     """``yield statement_many(query, [row, ...])``: an executemany (a multi-row INSERT)."""
     return Step(query, {}, params)
 
 
-def drive(plan: Plan[T], execute: Callable[[Step], Rows], first: Step) -> T:
+def drive(plan: Plan[T], execute: Callable[[Step[Any]], Rows], first: Step[Any]) -> T:
     """Run ``plan`` to its result from its ``first`` step (already taken from it), executing each step
     with ``execute``."""
     step = first
@@ -167,7 +199,7 @@ def drive(plan: Plan[T], execute: Callable[[Step], Rows], first: Step) -> T:
         return result
 
 
-def advance(plan: Plan[T], first: Step, rows: Rows) -> Step:
+def advance(plan: Plan[T], first: Step[Any], rows: Rows) -> Step[Any]:
     """Send a step's ``rows`` to the plan and take its next step (``StopIteration`` carries the result)."""
     step = plan.send(rows)
     if first.alone:
@@ -175,7 +207,7 @@ def advance(plan: Plan[T], first: Step, rows: Rows) -> Step:
     return step
 
 
-def first_step(plan: Plan[T]) -> Step | Done[T]:
+def first_step(plan: Plan[T]) -> Step[Any] | Done[T]:
     """The plan's first statement, or its result when it needs none."""
     try:
         return next(plan)
@@ -188,14 +220,14 @@ class Done(Generic[T]):
     value: T
 
 
-def run_step(conn: Executor, step: Step) -> Rows:
+def run_step(conn: Executor, step: Step[Any]) -> Rows:
     if step.many is not None:
         run_many(conn, step.query, step.many)
         return []
     return run(conn, step.query, **step.params)
 
 
-async def arun_step(conn: Any, dialect: sa.Dialect, step: Step) -> Rows:
+async def arun_step(conn: Any, dialect: sa.Dialect, step: Step[Any]) -> Rows:
     """``run_step`` on a psycopg ``AsyncConnection``."""
     compiled = step.query.compiled(dialect)
     async with conn.cursor() as cursor:
@@ -209,7 +241,7 @@ async def arun_step(conn: Any, dialect: sa.Dialect, step: Step) -> Rows:
     return step.query.convert(compiled, rows)
 
 
-def run(conn: Executor, query: Prepared, **params: Any) -> list[tuple[Any, ...]]:
+def run(conn: Executor, query: Prepared[Any], **params: Any) -> list[tuple[Any, ...]]:
     """Execute ``query`` inside ``conn``'s transaction, on its DB-API connection; rows it returns."""
     compiled = query.compiled(conn.dialect)
     cursor = _cursor(conn)
@@ -221,7 +253,7 @@ def run(conn: Executor, query: Prepared, **params: Any) -> list[tuple[Any, ...]]
     return query.convert(compiled, rows)
 
 
-def run_many(conn: Executor, query: Prepared, params: Sequence[Mapping[str, Any]]) -> None:
+def run_many(conn: Executor, query: Prepared[Any], params: Sequence[Mapping[str, Any]]) -> None:
     """Execute ``query`` once per parameter set (a multi-row INSERT), inside ``conn``'s transaction."""
     if not params:
         return

@@ -10,30 +10,9 @@ from fastapi import APIRouter
 from chatmem.enrich import queue
 from chatmem.server.deps import Db
 from chatmem.server.responses import JSON
+from chatmem.server.wire import status_json
 
 router = APIRouter(prefix="/api/v1/enrichment", tags=["enrichment"])
-
-
-def status_json(status: queue.QueueStatus) -> dict[str, object]:
-    return {
-        "depth": status.depth,
-        "dead": status.dead,
-        "lag_seconds": round(status.lag_seconds, 3),
-        "kinds": {k.kind: {"queued": k.queued, "running": k.running, "dead": k.dead} for k in status.kinds},
-        "dead_jobs": [
-            {
-                "session_id": job.session_id,
-                "id": job.id,
-                "kind": job.kind,
-                "seq_lo": job.seq_lo,
-                "seq_hi": job.seq_hi,
-                "attempts": job.attempts,
-                "last_error": job.last_error,
-                "updated_at": job.updated_at,
-            }
-            for job in status.dead_jobs
-        ],
-    }
 
 
 @router.get("/queue", operation_id="get_enrichment_queue")

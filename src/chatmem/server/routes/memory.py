@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 from starlette.responses import PlainTextResponse
 
 from chatmem.memory import messages, sessions
-from chatmem.memory.records import MemoryRecord, NewMessage
 from chatmem.models import AddMemoryRequest
 from chatmem.server.deps import AppSettings, Db
 from chatmem.server.params import parse_int
 from chatmem.server.responses import JSON, ok
-from chatmem.server.wire import ZERO_SUMMARY, message_json, summary_json
+from chatmem.server.wire import memory_json, new_messages
 
 router = APIRouter(prefix="/api/v1", tags=["memory"])
 
@@ -34,22 +31,6 @@ async def get_memory(db: Db, settings: AppSettings, session_id: str, lastn: str 
     return JSON(memory_json(memory))
 
 
-def memory_json(memory: MemoryRecord) -> dict[str, Any]:
-    return {
-        "messages": [message_json(record) for record in memory.messages],
-        "summary": summary_json(memory.summary) if memory.summary is not None else ZERO_SUMMARY,
-    }
-
-
-def new_messages(body: AddMemoryRequest) -> list[NewMessage]:
-    return [
-        NewMessage(
-            role=m.role, content=m.content, metadata=m.metadata, uuid=m.uuid, token_count=m.token_count or 0
-        )
-        for m in body.messages or ()
-    ]
-
-
 @router.post("/sessions/{session_id:id}/memory", operation_id="add_memory")
 async def add_memory(db: Db, session_id: str, body: AddMemoryRequest) -> PlainTextResponse:
     """Append messages, creating the session if unknown and reviving it if deleted. A well-formed
@@ -60,7 +41,7 @@ async def add_memory(db: Db, session_id: str, body: AddMemoryRequest) -> PlainTe
 
 
 @router.delete("/sessions/{session_id:id}/memory", operation_id="delete_memory")
-def delete_memory(db: Db, session_id: str) -> PlainTextResponse:
+async def delete_memory(db: Db, session_id: str) -> PlainTextResponse:
     """Soft-delete the session and all of its messages."""
-    sessions.delete_session(db, session_id)
+    await db.awrite_plan(sessions.delete_session_plan(session_id))
     return ok()

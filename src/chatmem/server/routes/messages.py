@@ -6,10 +6,9 @@ import uuid
 
 from fastapi import APIRouter
 
+from chatmem.base.errors import BadRequestError
 from chatmem.memory import messages
-from chatmem.memory.errors import BadRequestError
 from chatmem.models import UpdateMessageRequest
-from chatmem.server import offload
 from chatmem.server.deps import Db
 from chatmem.server.params import parse_int
 from chatmem.server.responses import JSON
@@ -46,11 +45,13 @@ async def list_messages(db: Db, session_id: str, limit: str | None = None, curso
 
 @router.get("/sessions/{session_id:id}/messages/{message_uuid}", operation_id="get_session_message")
 async def get_message(db: Db, session_id: str, message_uuid: str) -> JSON:
-    record = await offload.read(db, messages.get_message, db, session_id, _message_uuid(message_uuid))
+    record = await db.aread_plan(messages.get_message_plan(session_id, _message_uuid(message_uuid)))
     return JSON(message_json(record))
 
 
 @router.patch("/sessions/{session_id:id}/messages/{message_uuid}", operation_id="update_message_metadata")
-def update_message(db: Db, session_id: str, message_uuid: str, body: UpdateMessageRequest) -> JSON:
-    record = messages.update_message_metadata(db, session_id, _message_uuid(message_uuid), body.metadata)
+async def update_message(db: Db, session_id: str, message_uuid: str, body: UpdateMessageRequest) -> JSON:
+    record = await db.awrite_plan(
+        messages.update_message_metadata_plan(session_id, _message_uuid(message_uuid), body.metadata)
+    )
     return JSON(message_json(record))

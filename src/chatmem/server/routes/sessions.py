@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from starlette.concurrency import run_in_threadpool
 
 from chatmem.memory import sessions
 from chatmem.models import CreateSessionRequest, UpdateSessionRequest
-from chatmem.server import offload
 from chatmem.server.deps import Db
 from chatmem.server.params import parse_bool
 from chatmem.server.responses import JSON
@@ -23,13 +21,15 @@ async def list_sessions(
 ) -> JSON:
     """Live sessions in creation order. ``cursor`` skips that many live sessions; ``after`` continues
     from the ``X-Next-Cursor`` header of a previous page in O(page)."""
-    page = await offload.read(db, sessions.list_sessions, db, page_request(limit, cursor, after))
+    page = await db.aread_plan(sessions.list_sessions_plan(page_request(limit, cursor, after)))
     return page_response(request, page, session_json)
 
 
 @router.post("/sessions", operation_id="add_session", status_code=201)
-def add_session(db: Db, body: CreateSessionRequest) -> JSON:
-    record = sessions.create_session(db, body.session_id, user_id=body.user_id, metadata=body.metadata)
+async def add_session(db: Db, body: CreateSessionRequest) -> JSON:
+    record = await db.awrite_plan(
+        sessions.create_session_plan(body.session_id, user_id=body.user_id, metadata=body.metadata)
+    )
     return JSON(session_json(record), status_code=201)
 
 
@@ -45,9 +45,8 @@ async def update_session(
     """Merge metadata into the session (404 if it is not live). With ``upsert=true`` a missing
     session is created instead, owned by the body's ``user_id`` if one is given."""
     if parse_bool("upsert", upsert):
-        record = await run_in_threadpool(
-            sessions.update_or_create_session, db, session_id, body.metadata, user_id=body.user_id
-        )
+        plan = sessions.update_or_create_session_plan(session_id, body.metadata, user_id=body.user_id)
     else:
-        record = await db.awrite_plan(sessions.update_session_plan(session_id, body.metadata))
+        plan = sessions.update_session_plan(session_id, body.metadata)
+    record = await db.awrite_plan(plan)
     return JSON(session_json(record))

@@ -7,7 +7,6 @@ from starlette.responses import PlainTextResponse
 
 from chatmem.memory import sessions, users
 from chatmem.models import CreateUserRequest, UpdateUserRequest
-from chatmem.server import offload
 from chatmem.server.deps import Db
 from chatmem.server.responses import JSON, ok
 from chatmem.server.routes.paging import page_request, page_response
@@ -17,14 +16,15 @@ router = APIRouter(prefix="/api/v1", tags=["users"])
 
 
 @router.post("/user", operation_id="add_user", status_code=201)
-def add_user(db: Db, body: CreateUserRequest) -> JSON:
-    record = users.create_user(
-        db,
-        body.user_id,
-        email=body.email,
-        first_name=body.first_name,
-        last_name=body.last_name,
-        metadata=body.metadata,
+async def add_user(db: Db, body: CreateUserRequest) -> JSON:
+    record = await db.awrite_plan(
+        users.create_user_plan(
+            body.user_id,
+            email=body.email,
+            first_name=body.first_name,
+            last_name=body.last_name,
+            metadata=body.metadata,
+        )
     )
     return JSON(user_json(record), status_code=201)
 
@@ -34,32 +34,33 @@ async def list_users(
     db: Db, request: Request, limit: str | None = None, cursor: str | None = None, after: str | None = None
 ) -> JSON:
     """Users in creation order, paged like sessions (``cursor`` offset or ``after`` keyset)."""
-    page = await offload.read(db, users.list_users, db, page_request(limit, cursor, after))
+    page = await db.aread_plan(users.list_users_plan(page_request(limit, cursor, after)))
     return page_response(request, page, user_json)
 
 
 @router.get("/user/{user_id:id}", operation_id="get_user")
 async def get_user(db: Db, user_id: str) -> JSON:
-    return JSON(user_json(await offload.read(db, users.get_user, db, user_id)))
+    return JSON(user_json(await db.aread_plan(users.get_user_plan(user_id))))
 
 
 @router.patch("/user/{user_id:id}", operation_id="update_user")
-def update_user(db: Db, user_id: str, body: UpdateUserRequest) -> JSON:
-    record = users.update_user(
-        db,
-        user_id,
-        email=body.email,
-        first_name=body.first_name,
-        last_name=body.last_name,
-        metadata=body.metadata,
+async def update_user(db: Db, user_id: str, body: UpdateUserRequest) -> JSON:
+    record = await db.awrite_plan(
+        users.update_user_plan(
+            user_id,
+            email=body.email,
+            first_name=body.first_name,
+            last_name=body.last_name,
+            metadata=body.metadata,
+        )
     )
     return JSON(user_json(record))
 
 
 @router.delete("/user/{user_id:id}", operation_id="delete_user")
-def delete_user(db: Db, user_id: str) -> PlainTextResponse:
+async def delete_user(db: Db, user_id: str) -> PlainTextResponse:
     """Delete the user; its sessions are soft-deleted with all their messages."""
-    users.delete_user(db, user_id)
+    await db.awrite_plan(users.delete_user_plan(user_id))
     return ok()
 
 
@@ -73,7 +74,7 @@ async def get_user_sessions(
     after: str | None = None,
 ) -> JSON:
     """The user's live sessions in creation order ([] for an unknown user, as in Zep)."""
-    page = await offload.read(
-        db, sessions.list_sessions, db, page_request(limit, cursor, after), user_id=user_id
+    page = await db.aread_plan(
+        sessions.list_sessions_plan(page_request(limit, cursor, after), user_id=user_id)
     )
     return page_response(request, page, session_json)
