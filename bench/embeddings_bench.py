@@ -24,11 +24,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from bench.enrichment_bench import fresh_database
+from bench.enrichment_bench import append, fresh_database
 from chatmem.config import Settings
 from chatmem.embeddings import LocalEmbedder
 from chatmem.enrich.reembed import reembed
-from chatmem.memory import messages as memory_messages
 from chatmem.memory.records import NewMessage
 from chatmem.search.query import SearchQuery, build_query
 from chatmem.search.service import Searcher
@@ -87,11 +86,11 @@ def read_your_writes(backend: str, pending_counts: list[int], searches: int) -> 
         with fresh_database(backend) as db:
             settings = Settings(database_url=str(db.url), **settings_base)  # type: ignore[arg-type]
             sid = f"bench-{uuid.uuid4().hex}"
-            memory_messages.add_messages(db, sid, [NewMessage(role="human", content=t) for t in corpus[:200]])
+            append(db, sid, [NewMessage(role="human", content=t) for t in corpus[:200]])
             reembed(db, embedder)  # the 200 are embedded, as a worker would have
             extra = corpus[200 + index * max(pending_counts) :][:count]
             if extra:
-                memory_messages.add_messages(db, sid, [NewMessage(role="human", content=t) for t in extra])
+                append(db, sid, [NewMessage(role="human", content=t) for t in extra])
             searcher = Searcher(db, settings, embedder_factory=lambda _s: embedder)
             searcher.search_session(sid, query("warm up"))
             times = []

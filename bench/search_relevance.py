@@ -181,7 +181,9 @@ def main() -> None:
 
         def run(kind: str, settings: Settings) -> dict[str, dict[str, float]]:
             searcher.settings = settings
-            return evaluate(searcher, user_id, queries, session_ids, kind, args.depth)
+            result = evaluate(searcher, user_id, queries, session_ids, kind, args.depth)
+            print(kind, settings.search_neighbour_weight, json.dumps(result["all"]), flush=True)
+            return result
 
         results = {
             "similarity (model)": run("similarity", base),
@@ -189,19 +191,10 @@ def main() -> None:
             "hybrid before": run("hybrid", before),
             "hybrid": run("hybrid", base),
         }
-        if args.split == "tune":
-            for fusion in ("convex", "rrf"):
-                for alpha in (0.3, 0.4, 0.5):
-                    for weight in (0.0, 0.5, 0.7, 0.85):
-                        if fusion == "rrf" and alpha != 0.4:
-                            continue
-                        update = {
-                            "search_fusion": fusion,
-                            "search_hybrid_alpha": alpha,
-                            "search_neighbour_weight": weight,
-                        }
-                        label = f"hybrid {fusion} a={alpha} n={weight}"
-                        results[label] = run("hybrid", base.model_copy(update=update))
+        # Adjacent-turn expansion weights, side by side; the default is chosen on the tune split only.
+        for weight in (0.5, 0.8):
+            update = {"search_neighbour_weight": weight}
+            results[f"hybrid, neighbours {weight}"] = run("hybrid", base.model_copy(update=update))
     report = {
         "db": args.db,
         "split": args.split,

@@ -128,7 +128,7 @@ class Settings(BaseSettings):
     )
     search_rrf_k: int = Field(default=60, ge=1, description="reciprocal rank fusion constant")
     search_neighbour_weight: float = Field(
-        default=0.0,
+        default=0.5,
         ge=0,
         le=1,
         description="hybrid: the turns before and after each hit join the results with this share of "

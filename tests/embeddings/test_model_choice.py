@@ -130,17 +130,21 @@ def test_a_model_change_and_reembed_leave_no_mixed_model_results(
         assert hit["dist"] == pytest.approx(max(0.0, float(expected)), abs=1e-5)
 
 
-def test_reembed_as_queue_jobs_is_done_by_the_workers(tmp_path: Path, tiny_model: Path, sid: str) -> None:
+def _reembed_command(tmp_path: Path, tiny_model: Path, sid: str, *args: str) -> tuple[str, str]:
+    """Two embedded messages of the packaged model, then ``chatmem reembed ARGS`` with the tiny one."""
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     with live_server("sqlite", tmp_path, database_url=url, **EMBEDDING) as server, client(server) as api:
         add(api, sid, ("human", "first message"), ("ai", "second message"))
         settle(api)
     env = {**os.environ, "CHATMEM_DATABASE_URL": url, "CHATMEM_EMBEDDINGS_MODEL": str(tiny_model)}
-    done = subprocess.run(
-        [CHATMEM, "reembed", "--queue"], env=env, capture_output=True, text=True, timeout=120
-    )
+    done = subprocess.run([CHATMEM, "reembed", *args], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert "queued 1 job(s)" in done.stdout
+    return url, done.stdout + done.stderr
+
+
+def test_reembed_as_queue_jobs_is_done_by_the_workers(tmp_path: Path, tiny_model: Path, sid: str) -> None:
+    url, output = _reembed_command(tmp_path, tiny_model, sid, "--queue")
+    assert "queued 1 job(s)" in output
     changed = {**EMBEDDING, "embeddings_model": str(tiny_model)}
     with live_server("sqlite", tmp_path, database_url=url, **changed) as server, client(server) as api:
         settle(api)
@@ -149,12 +153,6 @@ def test_reembed_as_queue_jobs_is_done_by_the_workers(tmp_path: Path, tiny_model
 
 
 def test_reembed_command_shows_progress_and_finishes(tmp_path: Path, tiny_model: Path, sid: str) -> None:
-    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
-    with live_server("sqlite", tmp_path, database_url=url, **EMBEDDING) as server, client(server) as api:
-        add(api, sid, ("human", "first message"), ("ai", "second message"))
-        settle(api)
-    env = {**os.environ, "CHATMEM_DATABASE_URL": url, "CHATMEM_EMBEDDINGS_MODEL": str(tiny_model)}
-    done = subprocess.run([CHATMEM, "reembed"], env=env, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert "embedded 2 row(s)" in done.stdout
-    assert "2/2" in done.stderr  # tqdm's bar
+    _url, output = _reembed_command(tmp_path, tiny_model, sid)
+    assert "embedded 2 row(s)" in output
+    assert "2/2" in output  # tqdm's bar

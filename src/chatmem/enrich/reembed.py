@@ -22,34 +22,16 @@ from chatmem.embeddings import Embedder
 from chatmem.enrich import queue, vectors
 from chatmem.enrich.jobs import floors_for_new_vectors, upsert_vectors
 from chatmem.store import Database
+from chatmem.store.embedded import EMBEDDED_MESSAGES, EMBEDDED_SUMMARIES, Embedded
 from chatmem.store.jobs import Kind, job_row
-from chatmem.store.tables import message_embeddings, messages, sessions, summaries, summary_embeddings
+from chatmem.store.tables import sessions
 
 BATCH = 256
 # Rows per queued job: a job is embedded and committed as one batch by a worker.
 ROWS_PER_JOB = 256
 
 
-@dataclass(frozen=True, slots=True)
-class Target:
-    """A table with vectors: its key column (per session) and its embeddings table."""
-
-    table: sa.Table
-    key: str
-    embeddings: sa.Table
-
-    @property
-    def key_column(self) -> sa.Column[Any]:
-        return self.table.c[self.key]
-
-    @property
-    def embedding_key(self) -> sa.Column[Any]:
-        return self.embeddings.c[self.key]
-
-
-MESSAGES = Target(messages, "seq", message_embeddings)
-SUMMARIES = Target(summaries, "point_seq", summary_embeddings)
-TARGETS = {"messages": MESSAGES, "summaries": SUMMARIES}
+TARGETS = {"messages": EMBEDDED_MESSAGES, "summaries": EMBEDDED_SUMMARIES}
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +41,7 @@ class Row:
     content: str
 
 
-def _missing(target: Target, model: str) -> Any:
+def _missing(target: Embedded, model: str) -> Any:
     """Live, non-blank rows without a vector of ``model`` (none at all, or another model's)."""
     table, emb = target.table, target.embeddings
     joined = table.join(sessions, sessions.c.id == table.c.session_pk).outerjoin(
@@ -92,7 +74,7 @@ def count_missing(db: Database, model: str) -> dict[str, int]:
         }
 
 
-def _batches(db: Database, target: Target, model: str) -> Iterator[list[Row]]:
+def _batches(db: Database, target: Embedded, model: str) -> Iterator[list[Row]]:
     after: tuple[int, int] | None = None
     while True:
         query = _missing(target, model)
@@ -144,9 +126,9 @@ def enqueue(db: Database, model: str) -> int:
     messages of a session, ``embed_summary`` per summary). Returns the number of jobs queued."""
     jobs: list[dict[str, object]] = []
     ts = clock.now()
-    for rows in _batches(db, SUMMARIES, model):
+    for rows in _batches(db, EMBEDDED_SUMMARIES, model):
         jobs.extend(job_row(r.session_pk, Kind.EMBED_SUMMARY, r.key, r.key, ts) for r in rows)
-    for rows in _batches(db, MESSAGES, model):
+    for rows in _batches(db, EMBEDDED_MESSAGES, model):
         for session_pk, run in _runs(rows):
             jobs.append(job_row(session_pk, Kind.EMBED_MESSAGES, run[0], run[-1], ts))
     with db.write() as conn:
