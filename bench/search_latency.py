@@ -33,7 +33,7 @@ import sqlalchemy as sa
 
 from bench.search_data import conversations, database, hnsw_built_after_load, load, vacuum_analyze
 from chatmem.config import Settings
-from chatmem.enrich.embedders import LocalEmbedder
+from chatmem.embeddings import LocalEmbedder
 from chatmem.search.vectors import pg_literal
 from chatmem.store import Database
 

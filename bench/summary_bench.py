@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 from bench.enrichment_bench import SENTENCES, fresh_database
 from chatmem.config import Settings
-from chatmem.enrich.embedders import Embedder
+from chatmem.embeddings.base import Embedder
 from chatmem.enrich.summarizers import sentences
 from chatmem.enrich.worker import Worker
 from chatmem.memory import messages as memory_messages

@@ -1,5 +1,5 @@
-"""The ``chatmem`` command: ``serve``, ``migrate``, ``purge``, ``worker``, ``queue``, ``keys``, ``tenants``,
-``token``."""
+"""The ``chatmem`` command: ``serve``, ``migrate``, ``purge``, ``worker``, ``reembed``, ``queue``, ``keys``,
+``tenants``, ``token``."""
 
 from __future__ import annotations
 
@@ -100,6 +100,16 @@ def _metrics_dir(settings: Settings) -> Iterator[None]:
             shutil.rmtree(path, ignore_errors=True)
 
 
+def _prepare_embeddings(settings: Settings) -> None:
+    """Fetch a hub model once, before any server or worker process starts, or stop with the reason."""
+    from chatmem.embeddings import ModelUnavailableError, prepare
+
+    try:
+        logging.getLogger("chatmem.embeddings").info("%s", prepare(settings))
+    except ModelUnavailableError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 @click.group()
 @click.version_option(__version__, prog_name="chatmem")
 def main() -> None:
@@ -182,6 +192,7 @@ def serve(
         apply(db)
     finally:
         db.dispose()
+    _prepare_embeddings(settings)
     with _metrics_dir(settings):
         uvicorn.run(
             "chatmem.server.app:create_app",
@@ -232,6 +243,7 @@ def worker(database_url: str | None, threads: int | None, metrics_port: int | No
     _use_database(database_url)
     settings = get_settings()
     _configure_logging(settings)
+    _prepare_embeddings(settings)
     count = threads if threads is not None else max(1, settings.enrich_workers)
     db = Database(settings.resolved_database_url(), pool_size=count + 1)
     apply(db)
@@ -260,6 +272,44 @@ def worker(database_url: str | None, threads: int | None, metrics_port: int | No
     finally:
         pool.stop(timeout=deadline.remaining())
         db.dispose()
+
+
+@main.command()
+@_database_option
+@click.option(
+    "--queue",
+    "as_jobs",
+    is_flag=True,
+    help="Queue the work as enrichment jobs for the workers instead of doing it here.",
+)
+def reembed(database_url: str | None, as_jobs: bool) -> None:
+    """Embed every message and summary that has no vector of the configured model (after a model
+    change). Resumable: run it again to finish an interrupted run."""
+    from tqdm import tqdm
+
+    from chatmem.embeddings import make_embedder
+    from chatmem.enrich import reembed as work
+    from chatmem.store import Database
+    from chatmem.store import migrate as apply
+
+    _use_database(database_url)
+    settings = get_settings()
+    _prepare_embeddings(settings)
+    embedder = make_embedder(settings)
+    if embedder is None:
+        raise click.ClickException("embeddings are off (CHATMEM_EMBEDDINGS=off): nothing to embed with")
+    db = Database(settings.resolved_database_url(), pool_size=1)
+    try:
+        apply(db)
+        if as_jobs:
+            click.echo(f"queued {work.enqueue(db, embedder.model)} job(s) for model {embedder.model}")
+            return
+        missing = sum(work.count_missing(db, embedder.model).values())
+        with tqdm(total=missing, unit="row", desc=f"reembed {embedder.model}") as bar:
+            done = work.reembed(db, embedder, bar.update)
+    finally:
+        db.dispose()
+    click.echo(f"embedded {done} row(s) with {embedder.model}")
 
 
 @main.group()

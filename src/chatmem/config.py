@@ -152,10 +152,15 @@ class Settings(BaseSettings):
     token_counts: bool = Field(default=True, description="tiktoken cl100k_base counts for messages")
 
     embeddings: Literal["auto", "local", "openai", "off"] = Field(
-        default="auto", description="auto (local if installed, else off) | local | openai | off"
+        default="auto", description="auto (= local) | local | openai | off"
     )
     embeddings_model: str = Field(
-        default="", description="local: all-MiniLM-L6-v2; openai: text-embedding-3-small when empty"
+        default="",
+        description="local: all-MiniLM-L6-v2 (packaged) when empty, or a hub name (fetched once into "
+        "data_dir/models) or a model directory; openai: text-embedding-3-small when empty",
+    )
+    embeddings_hub_url: str = Field(
+        default="https://huggingface.co", description="where local models that are not packaged come from"
     )
     embeddings_dimensions: int | None = Field(
         default=None, ge=1, description="expected vector width; a provider answering otherwise fails"
@@ -214,6 +219,19 @@ class Settings(BaseSettings):
         default=0.4, ge=0, le=1, description="weight of the vector list in convex fusion"
     )
     search_rrf_k: int = Field(default=60, ge=1, description="reciprocal rank fusion constant")
+    search_neighbour_weight: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="hybrid: the turns before and after each hit join the results with this share of "
+        "its score (adjacent-turn expansion; 0 = off)",
+    )
+    search_pending_max: int = Field(
+        default=32,
+        ge=0,
+        description="messages in scope not embedded yet that a vector search embeds with the query "
+        "(read-your-writes); beyond that they are ranked by text (header X-Chatmem-Ranked-By-Text)",
+    )
     search_cache_mb: int = Field(
         default=512,
         ge=0,

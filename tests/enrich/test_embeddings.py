@@ -10,13 +10,11 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from chatmem.base import clock
 from chatmem.config import Settings
-from chatmem.enrich import queue, vectors
-from chatmem.enrich.embedders import LocalEmbedder
-from chatmem.enrich.worker import Worker
-from chatmem.store.jobs import Kind, job_row
-from chatmem.store.tables import message_embeddings, sessions, summary_embeddings
+from chatmem.embeddings import LocalEmbedder, make_embedder
+from chatmem.enrich import vectors
+from chatmem.enrich.reembed import reembed
+from chatmem.store.tables import message_embeddings, summary_embeddings
 from tests.enrich.conftest import FAST, rows, wait_for
 from tests.enrich.fake_openai import FakeOpenAI, fake_vector
 from tests.support import LiveServer
@@ -58,8 +56,8 @@ def test_local_model_embeds_messages_with_384_dimensions(
     assert {(r["model"], r["dimensions"]) for r in got} == {("all-MiniLM-L6-v2", 384)}
     dog, terrier, stocks = (vectors.unpack(r["vector"]) for r in got)  # type: ignore[arg-type]
     assert cosine(dog, terrier) > cosine(dog, stocks) + 0.2
-    raw = local_model.load().encode(texts, normalize_embeddings=True)
-    for vector, expected in zip((dog, terrier, stocks), raw, strict=True):
+    # The stored vectors are the model's own (which equal sentence-transformers': tests/embeddings).
+    for vector, expected in zip((dog, terrier, stocks), local_model.embed(texts), strict=True):
         assert cosine(vector, [float(x) for x in expected]) > 0.9999
 
 
@@ -140,15 +138,12 @@ def test_a_model_change_replaces_the_stored_vectors(
         with httpx.Client(base_url=f"{server.url}/api/v1", timeout=30) as api:
             api.post(f"/sessions/{sid}/memory", json={"messages": [{"role": "human", "content": "hi"}]})
             wait_for(lambda: stored(server, 1), what="first embedding")
-        # Another model, with wider vectors, over the same rows: what a re-embed after a model change does.
+        # Another model, with wider vectors, over the same rows: a re-embed after a model change. (Run
+        # directly: a queued job could be taken by this server's own worker, whose model is "small".)
         fake.dimensions = 16
         settings = Settings(**{**server.settings.model_dump(), "embeddings_model": "large"})
-        with server.db.write() as conn:
-            session_pk = conn.execute(
-                sa.select(sessions.c.id).where(sessions.c.session_id == sid)
-            ).scalar_one()
-            queue.enqueue(conn, [job_row(session_pk, Kind.EMBED_MESSAGES, 1, 1, clock.now())])
-        while Worker(server.db, settings).run_once():
-            pass
+        embedder = make_embedder(settings)
+        assert embedder is not None
+        assert reembed(server.db, embedder) == 1
         got = stored(server, 1) or []
     assert [(r["model"], r["dimensions"]) for r in got] == [("large", 16)]

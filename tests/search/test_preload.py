@@ -8,7 +8,7 @@ from typing import cast
 
 import pytest
 
-from chatmem.enrich.embedders import LocalEmbedder
+from chatmem.embeddings import LocalEmbedder
 from chatmem.search.service import Searcher
 from tests.search.conftest import search_server
 from tests.support import LiveServer

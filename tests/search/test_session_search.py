@@ -161,3 +161,16 @@ def test_a_bad_limit_is_a_400(api: httpx.Client, sid: str, limit: str) -> None:
     )
     assert response.status_code == 400
     assert "limit" in response.json()["message"]
+
+
+@pytest.mark.parametrize("search_type", ["similarity", "mmr", "text", "hybrid"])
+def test_dist_is_a_similarity_between_0_and_1_for_every_search_type(
+    eapi: httpx.Client, chat: str, search_type: str
+) -> None:
+    hits = search(eapi, chat, limit=6, text="dog terrier puppy energy", search_type=search_type)
+    assert hits
+    dists = [hit["dist"] for hit in hits]
+    assert all(0 <= dist <= 1 for dist in dists), dists
+    if search_type != "mmr":  # MMR's order trades similarity for diversity
+        assert dists == sorted(dists, reverse=True)
+    assert contents(hits)[0] in {CHAT[0][1], CHAT[1][1]}

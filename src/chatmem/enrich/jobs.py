@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from chatmem.base import clock
 from chatmem.base.metrics import EMBEDDINGS, SUMMARIES
 from chatmem.config import Settings
+from chatmem.embeddings import Embedder, make_embedder
 from chatmem.enrich import queue, tokens, vectors
-from chatmem.enrich.embedders import Embedder, make_embedder
 from chatmem.enrich.queue import Job
 from chatmem.enrich.summaries import latest_summary, live_session
 from chatmem.enrich.summarizers import Summarizer, make_summarizer
@@ -116,13 +116,13 @@ class Enricher:
         rows = self._vectors(embedder, [m["content"] for m in todo])
         ts = clock.now()
         with self.db.write() as conn:
-            floors = _floors_for_new_vectors(conn, {m["session_pk"] for m in todo})
+            floors = floors_for_new_vectors(conn, {m["session_pk"] for m in todo})
             values = [
                 {"session_pk": m["session_pk"], "seq": m["seq"], "created_at": ts, **row}
                 for m, row in zip(todo, rows, strict=True)
                 if m["session_pk"] in floors and m["seq"] > floors[m["session_pk"]]
             ]
-            _upsert(self.db, conn, message_embeddings, ["session_pk", "seq"], values)
+            upsert_vectors(self.db, conn, message_embeddings, ["session_pk", "seq"], values)
             queue.complete(conn, jobs)
         EMBEDDINGS.labels("message").inc(len(values))
 
@@ -258,13 +258,13 @@ class Enricher:
         rows = self._vectors(embedder, [r.content for r in todo]) if embedder is not None else []
         ts = clock.now()
         with self.db.write() as conn:
-            floors = _floors_for_new_vectors(conn, {r.session_pk for r in todo})
+            floors = floors_for_new_vectors(conn, {r.session_pk for r in todo})
             values = [
                 {"session_pk": r.session_pk, "point_seq": r.point_seq, "created_at": ts, **row}
                 for r, row in zip(todo, rows, strict=True)
                 if r.session_pk in floors and r.point_seq > floors[r.session_pk]
             ]
-            _upsert(self.db, conn, summary_embeddings, ["session_pk", "point_seq"], values)
+            upsert_vectors(self.db, conn, summary_embeddings, ["session_pk", "point_seq"], values)
             queue.complete(conn, jobs)
         EMBEDDINGS.labels("summary").inc(len(values))
 
@@ -369,7 +369,7 @@ def _locked_floors(conn: sa.Connection, session_pks: set[int]) -> dict[int, int]
     return floors
 
 
-def _floors_for_new_vectors(conn: sa.Connection, session_pks: set[int]) -> dict[int, int]:
+def floors_for_new_vectors(conn: sa.Connection, session_pks: set[int]) -> dict[int, int]:
     """floor_seq of those sessions that are still live, each row locked and its ``vectors_version``
     bumped: the search's in-memory copy of the session's vectors is reloaded after this commits."""
     floors = {}
@@ -385,7 +385,7 @@ def _floors_for_new_vectors(conn: sa.Connection, session_pks: set[int]) -> dict[
     return floors
 
 
-def _upsert(
+def upsert_vectors(
     db: Database, conn: sa.Connection, table: sa.Table, keys: list[str], values: list[dict[str, Any]]
 ) -> None:
     """Insert vectors, replacing those of another model (a re-embed after a model or dimension change)."""

@@ -15,9 +15,9 @@ from typing import Any, Protocol
 import numpy as np
 
 from chatmem.config import Settings
+from chatmem.embeddings import openai_client
+from chatmem.embeddings.openai_http import OpenAIClient, OpenAIError
 from chatmem.enrich import tokens
-from chatmem.enrich.embedders import openai_client
-from chatmem.enrich.openai_http import OpenAIClient, OpenAIError
 
 
 class Summarizer(Protocol):

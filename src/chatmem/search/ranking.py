@@ -73,3 +73,48 @@ def convex_fusion(vector: Ranked, text: Ranked, *, alpha: float, limit: int) -> 
         fused = {key: score / total for key, score in fused.items()} if total > 0 else fused
     ordered = sorted(fused.items(), key=lambda item: -item[1])
     return ordered[:limit]
+
+
+# --- dist: one meaning for every search type, a similarity in [0, 1], higher is closer -------------
+
+
+def similarity_dist(ranked: Ranked) -> Ranked:
+    """Cosine similarity as Zep reported it, with the (rare, meaningless) negative values as 0."""
+    return [(key, min(max(score, 0.0), 1.0)) for key, score in ranked]
+
+
+def text_dist(ranked: Ranked) -> Ranked:
+    """A full-text relevance score s >= 0 (BM25 on SQLite, ts_rank_cd on PostgreSQL) as s / (1 + s):
+    in [0, 1), in the engine's order, 0.5 where the engine scores 1."""
+    return [(key, max(score, 0.0) / (1.0 + max(score, 0.0))) for key, score in ranked]
+
+
+def merge_by_dist(first: Ranked, second: Ranked, *, limit: int) -> Ranked:
+    """Both lists in one, higher ``dist`` first, each list keeping its own order (MMR's is not sorted)."""
+    merged: Ranked = []
+    i = j = 0
+    while len(merged) < limit and (i < len(first) or j < len(second)):
+        if j >= len(second) or (i < len(first) and first[i][1] >= second[j][1]):
+            merged.append(first[i])
+            i += 1
+        else:
+            merged.append(second[j])
+            j += 1
+    return merged
+
+
+def with_neighbours(ranked: Ranked, *, weight: float, depth: int) -> Ranked:
+    """Adjacent-turn expansion: each of the best ``depth`` rows lends ``weight`` times its score to the
+    turns just before and after it in its session, which join the list if they were not in it (or
+    rise if their own score was lower). A chat turn often only makes sense with its neighbour: the
+    answer follows the question that matched ("yes, the red one"), and the reply that matched points
+    back at what it answered. Keys of turns that do not exist (a blank or deleted message, the end of
+    the session) are dropped by the caller when it reads the rows."""
+    if weight <= 0:
+        return ranked
+    scores = dict(ranked)
+    for (pk, seq), score in ranked[:depth]:
+        for neighbour in ((pk, seq - 1), (pk, seq + 1)):
+            if neighbour[1] > 0 and scores.get(neighbour, -1.0) < weight * score:
+                scores[neighbour] = weight * score
+    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,8 +19,8 @@ import sqlalchemy as sa
 
 from chatmem.base.errors import BadRequestError
 from chatmem.config import Settings
-from chatmem.enrich.embedders import Embedder, LocalEmbedder, make_embedder
-from chatmem.search import filters, fulltext, ranking, vectors
+from chatmem.embeddings import Embedder, LocalEmbedder, make_embedder
+from chatmem.search import filters, fulltext, pending, ranking, vectors
 from chatmem.search.query import Scope, SearchQuery, SearchType
 from chatmem.search.targets import TARGETS, LiveScope, Target, Within, resolve, with_keys
 from chatmem.search.vector_cache import FloatArray, VectorCache
@@ -40,6 +41,13 @@ class Hit:
     message: MessageRecord | None = None
     summary: SummaryRecord | None = None
     embedding: list[float] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    hits: list[Hit]
+    # Messages not embedded yet beyond CHATMEM_SEARCH_PENDING_MAX: ranked by their text only.
+    ranked_by_text: int = 0
 
 
 class Searcher:
@@ -71,7 +79,9 @@ class Searcher:
         try:
             embedder = self.embedder
             if isinstance(embedder, LocalEmbedder):
+                started = time.perf_counter()
                 embedder.load()
+                log.info("embedding model %s loaded in %.1f s", embedder.model, time.perf_counter() - started)
         except Exception:  # the first search reports it again, with a clear error
             log.exception("loading the embedding model failed")
 
@@ -83,67 +93,105 @@ class Searcher:
         with self.db.read() as conn:
             return bool(conn.exec_driver_sql("SELECT to_regclass('message_vectors') IS NOT NULL").scalar())
 
-    def search_session(self, tenant_id: int, session_id: str, query: SearchQuery) -> list[Hit]:
+    def search_session(self, tenant_id: int, session_id: str, query: SearchQuery) -> SearchResult:
         return self._search(Within(tenant_id, session_id=session_id), query)
 
-    def search_user(self, tenant_id: int, user_id: str, query: SearchQuery) -> list[Hit]:
+    def search_user(self, tenant_id: int, user_id: str, query: SearchQuery) -> SearchResult:
         return self._search(Within(tenant_id, user_id=user_id), query)
 
-    def _query_vector(self, query: SearchQuery) -> tuple[FloatArray, str] | None:
+    def _query_embedder(self, query: SearchQuery) -> Embedder | None:
         if not query.text or query.type is SearchType.TEXT:
             return None
         embedder = self.embedder
-        if embedder is None:
-            if query.type is SearchType.HYBRID:
-                return None  # hybrid degrades to keyword search
+        if embedder is None and query.type is not SearchType.HYBRID:  # hybrid degrades to keyword search
             raise BadRequestError(
                 f"{query.type.value} search needs embeddings, which are off on this server "
                 "(CHATMEM_EMBEDDINGS); use search_type text or hybrid"
             )
-        (vector,) = embedder.embed([query.text])
-        return vectors.as_array(vector), embedder.model
+        return embedder
 
-    def _search(self, within: Within, query: SearchQuery) -> list[Hit]:
-        embedded = self._query_vector(query)
+    def _embed(self, within: Within, query: SearchQuery, target: Target) -> _Embedded | None:
+        """The query vector, and the vectors of the messages in scope not embedded yet (read-your-writes).
+
+        Both are embedded in one call, before the ranking transaction: a model call must not hold a
+        connection. Messages found pending here but embedded by a worker meanwhile are simply ranked
+        once (the keys are the same)."""
+        embedder = self._query_embedder(query)
+        if embedder is None:
+            return None
+        found = pending.Pending([], 0)
+        bound = self.settings.search_pending_max
+        if target.table is messages:
+            with self.db.read() as conn:
+                scope = resolve(conn, within)
+                if scope is not None:
+                    filters.prepare(conn)
+                    where = filters.conditions(query.filters, messages, conn.dialect.name)
+                    found = pending.find(conn, scope, embedder.model, where, bound)
+        got = embedder.embed([query.text, *(content for _key, content in found.rows)])
+        rows = [vectors.as_array(vector) for vector in got]
+        extra = {key: row for (key, _content), row in zip(found.rows, rows[1:], strict=True)}
+        return _Embedded(rows[0], embedder.model, extra, found.overflow)
+
+    def _search(self, within: Within, query: SearchQuery) -> SearchResult:
         target = TARGETS[query.scope]
+        embedded = self._embed(within, query, target)
         with self.db.read() as conn:
             scope = resolve(conn, within)
             if scope is None:
-                return []
+                return SearchResult([])
             filters.prepare(conn)
             where = filters.conditions(query.filters, target.table, conn.dialect.name)
             wanted: dict[Key, FloatArray] = {}
+            expanded = False
+            if embedded is not None:
+                embedded = embedded.live(scope)
             if not query.text:
                 ranked = _newest(conn, target, scope, where, query.limit)
             elif query.type is SearchType.TEXT:
-                ranked = fulltext.rank(conn, target, scope, query.text, where, query.limit)
+                ranked = ranking.text_dist(fulltext.rank(conn, target, scope, query.text, where, query.limit))
             elif query.type is SearchType.HYBRID:
                 ranked = self._hybrid(conn, target, scope, query, where, embedded)
+                weight = self.settings.search_neighbour_weight
+                expanded = weight > 0 and target.table is messages and not where
+                if expanded:
+                    neighbours = ranking.with_neighbours(ranked, weight=weight, depth=query.limit)
+                    # Room for neighbours that turn out blank or missing when the rows are read.
+                    ranked = _live_neighbours(neighbours, scope)[: 2 * query.limit]
+                else:
+                    ranked = ranked[: query.limit]
             else:
                 assert embedded is not None
-                vector, model = embedded
                 depth = max(2 * query.limit, 10) if query.type is SearchType.MMR else query.limit
-                ranked = self._vector(conn, target, scope, vector, model, where, depth)
+                ranked = self._vector(conn, target, scope, embedded, where, depth)
                 if query.type is SearchType.MMR:
-                    ranked, wanted = _mmr(conn, target, ranked, vector, model, query)
-            return _hydrate(conn, target, ranked, wanted)
+                    ranked, wanted = _mmr(conn, target, ranked, embedded, query)
+                ranked = ranking.merge_by_dist(
+                    ranking.similarity_dist(ranked),
+                    self._overflow_by_text(conn, target, scope, query, where, embedded),
+                    limit=query.limit,
+                )
+            hits = _hydrate(conn, target, ranked, wanted)
+            if expanded:  # neighbours that turned out blank (or not to exist) are dropped, hence the cut
+                hits = [hit for hit in hits if hit.message is not None and hit.message.content.strip()]
+                hits = hits[: query.limit]
+        return SearchResult(hits, embedded.overflow if embedded is not None else 0)
 
     def _vector(
         self,
         conn: sa.Connection,
         target: Target,
         scope: LiveScope,
-        vector: FloatArray,
-        model: str,
+        embedded: _Embedded,
         where: list[sa.ColumnElement[bool]],
         limit: int,
     ) -> Ranked:
-        return vectors.rank(
+        stored = vectors.rank(
             conn,
             target,
             scope,
-            vector,
-            model,
+            embedded.vector,
+            embedded.model,
             where,
             limit,
             pgvector=self.pgvector,
@@ -151,6 +199,29 @@ class Searcher:
             ef_search=self.settings.search_hnsw_ef_search,
             cache=self.vector_cache,
         )
+        if not embedded.extra:
+            return stored
+        fresh = [(key, float(row @ embedded.vector)) for key, row in embedded.extra.items()]
+        best = dict(stored)
+        best.update(fresh)
+        return sorted(best.items(), key=lambda item: (-item[1], -item[0][1]))[:limit]
+
+    def _overflow_by_text(
+        self,
+        conn: sa.Connection,
+        target: Target,
+        scope: LiveScope,
+        query: SearchQuery,
+        where: list[sa.ColumnElement[bool]],
+        embedded: _Embedded,
+    ) -> Ranked:
+        """Pending messages beyond the bound, which have no vector to rank by: ranked by text."""
+        if not embedded.overflow:
+            return []
+        rest = [pending.condition(embedded.model), *where]
+        if embedded.extra:
+            rest.append(~with_keys(messages.c.session_pk, messages.c.seq, embedded.extra))
+        return ranking.text_dist(fulltext.rank(conn, target, scope, query.text, rest, query.limit))
 
     def _hybrid(
         self,
@@ -159,20 +230,32 @@ class Searcher:
         scope: LiveScope,
         query: SearchQuery,
         where: list[sa.ColumnElement[bool]],
-        embedded: tuple[FloatArray, str] | None,
+        embedded: _Embedded | None,
     ) -> Ranked:
         depth = max(self.settings.search_candidates, query.limit)
         semantic: Ranked = []
         if embedded is not None:
-            semantic = self._vector(conn, target, scope, embedded[0], embedded[1], where, depth)
+            semantic = self._vector(conn, target, scope, embedded, where, depth)
         # Rows not embedded yet (or ever) still come in through the keyword list.
         keyword = fulltext.rank(conn, target, scope, query.text, where, depth)
         if self.settings.search_fusion == "rrf":
             lists = [ranked for ranked in (semantic, keyword) if ranked]
-            return ranking.reciprocal_rank_fusion(lists, k=self.settings.search_rrf_k, limit=query.limit)
-        return ranking.convex_fusion(
-            semantic, keyword, alpha=self.settings.search_hybrid_alpha, limit=query.limit
-        )
+            return ranking.reciprocal_rank_fusion(lists, k=self.settings.search_rrf_k, limit=depth)
+        return ranking.convex_fusion(semantic, keyword, alpha=self.settings.search_hybrid_alpha, limit=depth)
+
+
+@dataclass(frozen=True, slots=True)
+class _Embedded:
+    vector: FloatArray
+    model: str
+    extra: dict[Key, FloatArray]  # pending messages embedded with the query
+    overflow: int  # pending messages beyond the bound
+
+    def live(self, scope: LiveScope) -> _Embedded:
+        """Without the pending messages deleted since they were read."""
+        floors = {session.pk: session.floor_seq for session in scope.sessions}
+        extra = {key: row for key, row in self.extra.items() if key[0] in floors and key[1] > floors[key[0]]}
+        return _Embedded(self.vector, self.model, extra, self.overflow)
 
 
 def _newest(
@@ -187,20 +270,22 @@ def _newest(
 
 
 def _mmr(
-    conn: sa.Connection,
-    target: Target,
-    ranked: Ranked,
-    vector: FloatArray,
-    model: str,
-    query: SearchQuery,
+    conn: sa.Connection, target: Target, ranked: Ranked, embedded: _Embedded, query: SearchQuery
 ) -> tuple[Ranked, dict[Key, FloatArray]]:
-    stored = vectors.fetch(conn, target, [key for key, _ in ranked], model)
+    stored = vectors.fetch(conn, target, [key for key, _ in ranked], embedded.model)
+    stored.update(embedded.extra)
     candidates = [(key, score) for key, score in ranked if key in stored]
     if not candidates:
         return [], {}
     matrix = np.stack([stored[key] for key, _ in candidates])
-    chosen = ranking.mmr(vector, matrix, lambda_mult=query.mmr_lambda, k=query.limit)
+    chosen = ranking.mmr(embedded.vector, matrix, lambda_mult=query.mmr_lambda, k=query.limit)
     return [candidates[i] for i in chosen], stored
+
+
+def _live_neighbours(ranked: Ranked, scope: LiveScope) -> Ranked:
+    """Without keys at or below their session's floor (deleted messages the expansion may name)."""
+    floors = {session.pk: session.floor_seq for session in scope.sessions}
+    return [(key, score) for key, score in ranked if key[1] > floors.get(key[0], key[1])]
 
 
 def _hydrate(
@@ -234,4 +319,4 @@ def _hydrate(
     return hits
 
 
-__all__ = ["Hit", "Scope", "SearchQuery", "SearchType", "Searcher"]
+__all__ = ["Hit", "Scope", "SearchQuery", "SearchResult", "SearchType", "Searcher"]

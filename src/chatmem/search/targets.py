@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 
 from chatmem.search.query import Scope
+from chatmem.store.embedded import Embedded
 from chatmem.store.live import LIVE_SESSION, above_floor, live
 from chatmem.store.tables import (
     message_embeddings,
@@ -37,22 +38,11 @@ class PgVector(sa.types.UserDefinedType[Any]):
 
 
 @dataclass(frozen=True)
-class Target:
-    """A searchable table and its satellites: FTS5 table (SQLite), embeddings, pgvector copy."""
+class Target(Embedded):
+    """A searchable table and its satellites: embeddings, FTS5 table (SQLite), pgvector copy."""
 
-    table: sa.Table
-    key: str  # the per-session sequence column: seq, or point_seq for summaries
-    embeddings: sa.Table
     vectors: sa.TableClause
     fts: str
-
-    @property
-    def key_column(self) -> sa.Column[Any]:
-        return self.table.c[self.key]
-
-    @property
-    def embedding_key(self) -> sa.Column[Any]:
-        return self.embeddings.c[self.key]
 
 
 def _vectors_table(name: str, key: str) -> sa.TableClause:

@@ -12,6 +12,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp
 
 from chatmem.config import Settings, get_settings
+from chatmem.embeddings import describe
 from chatmem.enrich.worker import WorkerPool
 from chatmem.search.service import Searcher
 from chatmem.search.vectors import single_threaded_blas
@@ -32,6 +33,8 @@ from chatmem.server.routes import enrichment as enrichment_routes
 from chatmem.server.shutdown import Deadline, on_terminate
 from chatmem.store import Database
 from chatmem.version import __version__
+
+log = logging.getLogger("chatmem.server")
 
 
 class ChatmemApp(FastAPI):
@@ -61,6 +64,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         single_threaded_blas()
+        log.info("%s", describe(settings))
         if settings.embeddings_preload:
             searcher.preload()
         purger = PeriodicPurge(database, settings.purge_every_minutes)

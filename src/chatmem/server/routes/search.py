@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 
 from chatmem.models import WireModel
 from chatmem.search.query import build_query
-from chatmem.search.service import Hit, Searcher
+from chatmem.search.service import Hit, Searcher, SearchResult
 from chatmem.server.deps import AppSettings, Caller
 from chatmem.server.params import parse_int
 from chatmem.server.responses import JSON
@@ -59,6 +59,18 @@ def hit_json(hit: Hit, *, with_session: bool) -> dict[str, Any]:
     return body
 
 
+# Set when messages of the scope were not embedded yet and too many to embed with the query: that
+# many were ranked by their text only.
+RANKED_BY_TEXT_HEADER = "X-Chatmem-Ranked-By-Text"
+
+
+def result_json(result: SearchResult, *, with_session: bool) -> JSON:
+    response = JSON([hit_json(hit, with_session=with_session) for hit in result.hits])
+    if result.ranked_by_text:
+        response.headers[RANKED_BY_TEXT_HEADER] = str(result.ranked_by_text)
+    return response
+
+
 @router.post("/sessions/{session_id:id}/search", operation_id="search_memory")
 def search_session(
     searcher: SearcherDep,
@@ -69,9 +81,12 @@ def search_session(
     limit: str | None = None,
 ) -> JSON:
     """The session's messages (or summaries) that best match ``text`` and pass the metadata filter,
-    best first. An unknown or deleted session has none (``[]``, as in Zep)."""
-    hits = searcher.search_session(caller.tenant_id, session_id, _query(settings, body, limit))
-    return JSON([hit_json(hit, with_session=False) for hit in hits])
+    best first. An unknown or deleted session has none (``[]``, as in Zep). ``dist`` is a similarity
+    in [0, 1], higher is closer, whatever the search type."""
+    return result_json(
+        searcher.search_session(caller.tenant_id, session_id, _query(settings, body, limit)),
+        with_session=False,
+    )
 
 
 @router.post("/user/{user_id:id}/search", operation_id="search_user_memory")
@@ -84,5 +99,6 @@ def search_user(
     limit: str | None = None,
 ) -> JSON:
     """Like session search, over every live session of the user; each result names its ``session_id``."""
-    hits = searcher.search_user(caller.tenant_id, user_id, _query(settings, body, limit))
-    return JSON([hit_json(hit, with_session=True) for hit in hits])
+    return result_json(
+        searcher.search_user(caller.tenant_id, user_id, _query(settings, body, limit)), with_session=True
+    )

@@ -1,4 +1,5 @@
-"""The HTTP client for OpenAI-compatible servers (OpenAI, Azure OpenAI, Ollama, vLLM, LiteLLM, ...)."""
+"""The HTTP client for OpenAI-compatible servers (OpenAI, Azure OpenAI, Ollama, vLLM, LiteLLM, ...), used
+for embeddings here and for summaries by ``chatmem.enrich``."""
 
 from __future__ import annotations
 
