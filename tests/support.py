@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 import uvicorn
 
@@ -20,7 +21,39 @@ from chatmem.store import Database, migrate, migrated_database
 
 # The PostgreSQL server tests create their databases on (trust auth on the CI machine).
 PG_ADMIN_URL = os.environ.get("CHATMEM_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-BACKENDS = ("sqlite", "postgres")
+# Every backend a test may run on; ``pgvector`` (a PostgreSQL of its own, from the pgserver wheel) serves the
+# search tests only.
+KNOWN_BACKENDS = ("sqlite", "postgres", "pgvector")
+
+
+def selected_backends(value: str | None) -> frozenset[str]:
+    """The backends ``CHATMEM_TEST_BACKENDS`` names (a comma list); unset or blank selects every one."""
+    if value is None or not value.strip():
+        return frozenset(KNOWN_BACKENDS)
+    names = {name.strip() for name in value.split(",") if name.strip()}
+    unknown = sorted(names - set(KNOWN_BACKENDS))
+    if unknown:
+        raise ValueError(
+            f"CHATMEM_TEST_BACKENDS names unknown backend(s) {', '.join(unknown)}; "
+            f"choose from {', '.join(KNOWN_BACKENDS)}"
+        )
+    return frozenset(names)
+
+
+SELECTED_BACKENDS = selected_backends(os.environ.get("CHATMEM_TEST_BACKENDS"))
+
+
+def backends(*names: str) -> tuple[str, ...]:
+    """Those of ``names`` this run tests, in order: the parameters of a test that runs on ``names``."""
+    return tuple(name for name in names if name in SELECTED_BACKENDS)
+
+
+BACKENDS = backends("sqlite", "postgres")
+
+# For a test that talks to the machine's PostgreSQL without a ``backend`` parameter.
+needs_postgres = pytest.mark.skipif(
+    "postgres" not in SELECTED_BACKENDS, reason="CHATMEM_TEST_BACKENDS leaves out postgres"
+)
 
 
 @contextmanager
