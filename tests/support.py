@@ -50,6 +50,12 @@ def backends(*names: str) -> tuple[str, ...]:
 
 BACKENDS = backends("sqlite", "postgres")
 
+# Runs every test of a module (``pytestmark = BOTH_PATHS``) with the fast path on and off, so GET/POST memory
+# are answered once by server/fast_routes.py and once by the FastAPI routes (the ``fast_path`` fixture).
+BOTH_PATHS = pytest.mark.parametrize(
+    "fast_path", [True, False], ids=["fast-path", "fastapi-routes"], indirect=True
+)
+
 # For a test that talks to the machine's PostgreSQL without a ``backend`` parameter.
 needs_postgres = pytest.mark.skipif(
     "postgres" not in SELECTED_BACKENDS, reason="CHATMEM_TEST_BACKENDS leaves out postgres"
@@ -99,7 +105,7 @@ def free_port() -> int:
 class LiveServer:
     """chatmem served by uvicorn on a loopback port, in a background thread of the test process."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, root_path: str = "") -> None:
         self.settings = settings
         self.db = Database(settings.resolved_database_url(), pool_size=settings.db_pool_size)
         migrate(self.db)
@@ -112,6 +118,7 @@ class LiveServer:
             port=self.port,
             log_level="warning",
             access_log=False,
+            root_path=root_path,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
@@ -132,7 +139,9 @@ class LiveServer:
 
 
 @contextmanager
-def live_server(backend: str, tmp_dir: Path, **overrides: object) -> Iterator[LiveServer]:
+def live_server(
+    backend: str, tmp_dir: Path, root_path: str = "", **overrides: object
+) -> Iterator[LiveServer]:
     with database_url(backend, tmp_dir) as url:
         # The periodic purge stays off unless a test asks for it: tests count rows.
         # Enrichment workers stay off unless a test asks (enrich_workers=N): core tests stay deterministic.
@@ -143,5 +152,5 @@ def live_server(backend: str, tmp_dir: Path, **overrides: object) -> Iterator[Li
             **overrides,
         }
         settings = Settings(**values)  # type: ignore[arg-type]
-        with LiveServer(settings) as server:
+        with LiveServer(settings, root_path=root_path) as server:
             yield server

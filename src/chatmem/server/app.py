@@ -65,7 +65,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
                 database.dispose()
 
     def transport(inner: ASGIApp) -> ASGIApp:
-        fast = FastRoutes(database, settings)
+        fast = FastRoutes(database, settings) if settings.fast_path else None
         return ZepTransportMiddleware(inner, max_body_size=settings.max_request_size, fast=fast)
 
     app = ChatmemApp(
