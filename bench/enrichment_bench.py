@@ -31,7 +31,7 @@ from chatmem.memory import messages as memory_messages
 from chatmem.memory.records import NewMessage
 from chatmem.store import Database, migrated_database
 from chatmem.store.prepared import Prepared, statement_many
-from chatmem.store.tables import enrich_jobs, message_embeddings, messages
+from chatmem.store.tables import DEFAULT_TENANT_ID, enrich_jobs, message_embeddings, messages
 
 PG_ADMIN_URL = os.environ.get("CHATMEM_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 SENTENCES = [
@@ -76,7 +76,7 @@ def batch(i: int) -> list[NewMessage]:
 
 
 def append(db: Database, session_id: str, new: list[NewMessage]) -> None:
-    db.write_plan(memory_messages.add_messages_plan(db.dialect_name, session_id, new))
+    db.write_plan(memory_messages.add_messages_plan(db.dialect_name, DEFAULT_TENANT_ID, session_id, new))
 
 
 def appends_per_second(db: Database, count: int, sessions: int) -> float:

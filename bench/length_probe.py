@@ -20,6 +20,7 @@ from bench.dbs import fresh_database
 from chatmem.memory.messages import add_messages_plan, recent_messages_plan
 from chatmem.memory.records import NewMessage
 from chatmem.store import Database, migrated_database
+from chatmem.store.tables import DEFAULT_TENANT_ID
 
 LENGTHS = (10, 1_000, 10_000)
 READS = 2_000
@@ -29,7 +30,9 @@ async def _p50_ms(db: Database, session_id: str) -> float:
     samples = []
     for _ in range(READS):
         started = time.perf_counter()
-        await db.aread_plan(recent_messages_plan(db.dialect_name, session_id, window=12, lastn=10))
+        await db.aread_plan(
+            recent_messages_plan(db.dialect_name, DEFAULT_TENANT_ID, session_id, window=12, lastn=10)
+        )
         samples.append(time.perf_counter() - started)
     return statistics.median(samples) * 1e3
 
@@ -55,7 +58,7 @@ def main() -> None:
                     NewMessage(role="user", content=f"message {i} of a long chat")
                     for i in range(start, min(length, start + 100))
                 ]
-                db.write_plan(add_messages_plan(db.dialect_name, f"len-{length}", batch))
+                db.write_plan(add_messages_plan(db.dialect_name, DEFAULT_TENANT_ID, f"len-{length}", batch))
         with db.write() as conn:
             conn.execute(sa.text("ANALYZE"))
         asyncio.run(_measure(db))

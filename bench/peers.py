@@ -32,6 +32,7 @@ from bench.loader import SessionSpec
 from chatmem.memory.messages import add_messages_plan, list_messages_plan, recent_messages_plan
 from chatmem.memory.records import NewMessage
 from chatmem.store import Database
+from chatmem.store.tables import DEFAULT_TENANT_ID
 
 COMMUNITY_TABLE = "message_store"
 LC_PG_TABLE = "lc_chat_history"
@@ -68,15 +69,19 @@ class ChatmemInProcess:
 
     def append(self, session_id: str, messages: Sequence[tuple[str, str]]) -> None:
         new = [NewMessage(role=role, content=content) for role, content in messages]
-        self.db.write_plan(add_messages_plan(self.db.dialect_name, session_id, new))
+        self.db.write_plan(add_messages_plan(self.db.dialect_name, DEFAULT_TENANT_ID, session_id, new))
 
     def recent(self, session_id: str, limit: int) -> Sequence[Any]:
         return self.db.read_plan(
-            recent_messages_plan(self.db.dialect_name, session_id, window=limit, lastn=limit)
+            recent_messages_plan(
+                self.db.dialect_name, DEFAULT_TENANT_ID, session_id, window=limit, lastn=limit
+            )
         ).messages
 
     def page(self, session_id: str, limit: int) -> Sequence[Any]:
-        return self.db.read_plan(list_messages_plan(session_id, limit=limit, page=1)).messages
+        return self.db.read_plan(
+            list_messages_plan(DEFAULT_TENANT_ID, session_id, limit=limit, page=1)
+        ).messages
 
     def bulk_load(self, specs: Iterable[SessionSpec]) -> float:
         return 0.0  # the bench loader already put every session into chatmem's tables

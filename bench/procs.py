@@ -91,10 +91,13 @@ class ServerProcess:
             self._proc.wait(timeout=5)
 
 
-def chatmem_server(url: str, workers: int, log_dir: Path) -> ServerProcess:
+def chatmem_server(
+    url: str, workers: int, log_dir: Path, *, env: dict[str, str] | None = None, name: str = "chatmem"
+) -> ServerProcess:
+    """``chatmem serve`` as the benchmarks run it; ``env`` adds or overrides settings."""
     executable = Path(sys.executable).parent / "chatmem"
     argv = [str(executable), "serve", "--database-url", url, "--host", HOST, "--port", "{port}"]
-    env = {
+    settings = {
         "CHATMEM_LOG_LEVEL": "warning",
         "CHATMEM_PURGE_EVERY_MINUTES": "0",
         # Hot paths only: the enrichment workers' CPU is measured by bench/enrichment_bench.py. The
@@ -103,8 +106,8 @@ def chatmem_server(url: str, workers: int, log_dir: Path) -> ServerProcess:
         # No search runs here: the model would only take a core for seconds while the bench warms up.
         "CHATMEM_EMBEDDINGS_PRELOAD": "false",
         "CHATMEM_WORKERS": str(workers),
-    }
-    return ServerProcess("chatmem", [*argv, "--workers", str(workers)], env, log_dir)
+    } | (env or {})
+    return ServerProcess(name, [*argv, "--workers", str(workers)], settings, log_dir)
 
 
 def floor_server(kind: str, url: str, workers: int, log_dir: Path) -> ServerProcess:

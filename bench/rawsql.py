@@ -27,6 +27,7 @@ from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 
 from chatmem.config import Settings
 from chatmem.memory.messages import append_statement, recent_statement
+from chatmem.store.tables import DEFAULT_TENANT_ID
 
 Row = tuple[Any, ...]
 JsonObject = dict[str, Any]
@@ -175,8 +176,9 @@ class RawStore:
         now = dt.datetime.now(dt.UTC)
         ts = self._ts(now)
         upsert = self._sql(
-            "INSERT INTO sessions (session_id, uuid, created_at, updated_at, last_seq, message_count) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (session_id) DO UPDATE SET updated_at = ?, "
+            "INSERT INTO sessions (tenant_id, session_id, uuid, created_at, updated_at, last_seq, "
+            "message_count) VALUES (1, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, session_id) "
+            "DO UPDATE SET updated_at = ?, "
             "deleted_at = NULL, last_seq = sessions.last_seq + ?, message_count = CASE WHEN "
             "sessions.deleted_at IS NULL THEN sessions.message_count ELSE 0 END + ? RETURNING id, last_seq"
         )
@@ -211,6 +213,7 @@ class RawStore:
     def _pg_append_params(self, session_id: str, messages: Sequence[tuple[str, str]]) -> dict[str, Any]:
         return {
             **_PG_APPEND.defaults,
+            "tenant_id": DEFAULT_TENANT_ID,
             "session_id": session_id,
             "uuid": uuid.uuid4(),
             "ts": dt.datetime.now(dt.UTC),
@@ -229,7 +232,13 @@ class RawStore:
         return self._pg_recent_json(rows)
 
     def _pg_recent_params(self, session_id: str, limit: int) -> dict[str, Any]:
-        return {**_PG_RECENT.defaults, "session_id": session_id, "whatever_the_summary": True, "limit": limit}
+        return {
+            **_PG_RECENT.defaults,
+            "tenant_id": DEFAULT_TENANT_ID,
+            "session_id": session_id,
+            "whatever_the_summary": True,
+            "limit": limit,
+        }
 
     def _pg_recent_json(self, rows: Sequence[Row]) -> JsonObject:
         width = len(rows[0]) - 7 if rows else 0
@@ -275,7 +284,7 @@ class RawStore:
             "SELECT s.id, s.floor_seq, su.point_seq, su.content FROM sessions s LEFT OUTER JOIN summaries su "
             "ON su.session_pk = s.id AND su.point_seq = (SELECT max(n.point_seq) FROM summaries n "
             "WHERE n.session_pk = s.id AND n.point_seq > s.floor_seq) "
-            "WHERE s.session_id = ? AND s.deleted_at IS NULL"
+            "WHERE s.tenant_id = 1 AND s.session_id = ? AND s.deleted_at IS NULL"
         )
         newest = self._sql(
             f"SELECT {MESSAGE_COLS} FROM messages m WHERE m.session_pk = ? AND m.seq > ? "
@@ -290,13 +299,18 @@ class RawStore:
         return {"messages": [self.message_json(row) for row in reversed(rows)], "summary": ZERO_SUMMARY}
 
     def get_session(self, session_id: str) -> JsonObject | None:
-        query = self._sql(f"SELECT {SESSION_COLS} FROM sessions WHERE session_id = ? AND deleted_at IS NULL")
+        query = self._sql(
+            f"SELECT {SESSION_COLS} FROM sessions "
+            "WHERE tenant_id = 1 AND session_id = ? AND deleted_at IS NULL"
+        )
         with self._tx(write=False) as conn:
             row = conn.execute(query, (session_id,)).fetchone()
         return None if row is None else self.session_json(row)
 
     def patch_metadata(self, session_id: str, patch: JsonObject) -> JsonObject | None:
-        select = "SELECT id, metadata FROM sessions WHERE session_id = ? AND deleted_at IS NULL"
+        select = (
+            "SELECT id, metadata FROM sessions WHERE tenant_id = 1 AND session_id = ? AND deleted_at IS NULL"
+        )
         update = f"UPDATE sessions SET updated_at = ?, metadata = ? WHERE id = ? RETURNING {SESSION_COLS}"
         with self._tx(write=True) as conn:
             current = conn.execute(self._sql(select + ("" if self.sqlite else " FOR UPDATE")), (session_id,))
@@ -309,7 +323,7 @@ class RawStore:
         return self.session_json(row)
 
     def list_sessions(self, limit: int, *, offset: int = 0, after: int | None = None) -> list[JsonObject]:
-        where = "deleted_at IS NULL" + ("" if after is None else " AND id > ?")
+        where = "tenant_id = 1 AND deleted_at IS NULL" + ("" if after is None else " AND id > ?")
         query = self._sql(f"SELECT {SESSION_COLS} FROM sessions WHERE {where} ORDER BY id LIMIT ? OFFSET ?")
         params: tuple[Any, ...] = (limit, offset) if after is None else (after, limit, offset)
         with self._tx(write=False) as conn:
@@ -317,7 +331,10 @@ class RawStore:
         return [self.session_json(row) for row in rows]
 
     def list_messages(self, session_id: str, limit: int, page: int) -> JsonObject:
-        head = "SELECT id, floor_seq, message_count FROM sessions WHERE session_id = ? AND deleted_at IS NULL"
+        head = (
+            "SELECT id, floor_seq, message_count FROM sessions "
+            "WHERE tenant_id = 1 AND session_id = ? AND deleted_at IS NULL"
+        )
         query = self._sql(
             f"SELECT {MESSAGE_COLS} FROM messages m WHERE m.session_pk = ? AND m.seq > ? "
             "ORDER BY m.seq LIMIT ? OFFSET ?"

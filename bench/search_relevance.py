@@ -39,6 +39,7 @@ from chatmem.enrich.embedders import LocalEmbedder
 from chatmem.search.fulltext import STOP_WORDS
 from chatmem.search.query import build_query
 from chatmem.search.service import Searcher
+from chatmem.store.tables import DEFAULT_TENANT_ID
 
 _WORD = re.compile(r"[a-z]+")
 
@@ -103,7 +104,7 @@ def evaluate(
             mmr_lambda=None,
             limit=depth,
         )
-        hits = searcher.search_user(user_id, request)
+        hits = searcher.search_user(DEFAULT_TENANT_ID, user_id, request)
         wanted = contents[query.target]
         rank = next(
             (

@@ -17,6 +17,7 @@ import uvicorn
 
 from chatmem.config import Settings
 from chatmem.server import create_app
+from chatmem.server.connections import uvicorn_options
 from chatmem.store import Database, migrate, migrated_database
 
 # The PostgreSQL server tests create their databases on (trust auth on the CI machine).
@@ -119,6 +120,7 @@ class LiveServer:
             log_level="warning",
             access_log=False,
             root_path=root_path,
+            **uvicorn_options(settings),
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)

@@ -21,15 +21,17 @@ from chatmem.memory import messages, sessions
 from chatmem.store import Database
 from chatmem.store.prepared import ReadPlan, statement
 from chatmem.store.records import SessionRecord
+from chatmem.store.tables import DEFAULT_TENANT_ID
 
 
 async def use(db: Database) -> None:
-    db.read_plan(sessions.get_session_plan("s"))
-    db.write_plan(sessions.update_session_plan("s", None))
-    db.write_plan(sessions.get_session_plan("s"))  # a read inside a write transaction is fine
-    db.read_plan(sessions.update_session_plan("s", None))  # type: ignore[arg-type]
-    db.read_plan(messages.add_messages_plan("sqlite", "s", []))  # type: ignore[arg-type]
-    await db.aread_plan(sessions.delete_session_plan("s"))  # type: ignore[arg-type]
+    db.read_plan(sessions.get_session_plan(DEFAULT_TENANT_ID, "s"))
+    db.write_plan(sessions.update_session_plan(DEFAULT_TENANT_ID, "s", None))
+    # A read inside a write transaction is fine.
+    db.write_plan(sessions.get_session_plan(DEFAULT_TENANT_ID, "s"))
+    db.read_plan(sessions.update_session_plan(DEFAULT_TENANT_ID, "s", None))  # type: ignore[arg-type]
+    db.read_plan(messages.add_messages_plan("sqlite", DEFAULT_TENANT_ID, "s", []))  # type: ignore[arg-type]
+    await db.aread_plan(sessions.delete_session_plan(DEFAULT_TENANT_ID, "s"))  # type: ignore[arg-type]
 
 
 def sneaks_a_write_into_a_read(session_id: str) -> ReadPlan[SessionRecord]:

@@ -13,7 +13,7 @@ from chatmem.memory.messages import add_messages_plan
 from chatmem.memory.records import NewMessage
 from chatmem.store import Database
 from chatmem.store.prepared import Prepared, ReadPlan, WritePlan, statement, statement_alone
-from chatmem.store.tables import messages, sessions
+from chatmem.store.tables import DEFAULT_TENANT_ID, messages, sessions
 from tests.support import migrated
 
 _session_pk = Prepared(sa.select(sessions.c.id).where(sessions.c.session_id == sa.bindparam("session_id")))
@@ -60,6 +60,7 @@ def test_a_read_plan_gives_the_same_result_on_the_sync_and_async_drivers(
         db.write_plan(
             add_messages_plan(
                 db.dialect_name,
+                DEFAULT_TENANT_ID,
                 "s",
                 [NewMessage(role="human", content="one"), NewMessage(role="ai", content="two")],
             )
@@ -71,7 +72,11 @@ def test_a_read_plan_gives_the_same_result_on_the_sync_and_async_drivers(
 
 def test_a_write_plan_that_fails_midway_changes_nothing(backend: str, tmp_path: Path) -> None:
     with migrated(backend, tmp_path) as db:
-        db.write_plan(add_messages_plan(db.dialect_name, "s", [NewMessage(role="human", content="one")]))
+        db.write_plan(
+            add_messages_plan(
+                db.dialect_name, DEFAULT_TENANT_ID, "s", [NewMessage(role="human", content="one")]
+            )
+        )
         with pytest.raises(ValueError, match="after the update"):
             db.write_plan(rename_then_fail("s"))
 
@@ -88,7 +93,11 @@ def test_a_write_plan_that_fails_midway_changes_nothing(backend: str, tmp_path: 
 
 def test_a_statement_that_runs_alone_must_be_the_whole_plan(backend: str, tmp_path: Path) -> None:
     with migrated(backend, tmp_path) as db:
-        db.write_plan(add_messages_plan(db.dialect_name, "s", [NewMessage(role="human", content="one")]))
+        db.write_plan(
+            add_messages_plan(
+                db.dialect_name, DEFAULT_TENANT_ID, "s", [NewMessage(role="human", content="one")]
+            )
+        )
         with pytest.raises(RuntimeError, match="runs alone"):
             db.write_plan(alone_then_more("s"))
         assert db.read_plan(contents_of("s")) == ["one"]

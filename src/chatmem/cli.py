@@ -1,14 +1,28 @@
-"""The ``chatmem`` command: ``serve``, ``migrate``, ``purge``, ``worker``, ``queue``."""
+"""The ``chatmem`` command: ``serve``, ``migrate``, ``purge``, ``worker``, ``queue``, ``keys``, ``tenants``,
+``token``."""
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from chatmem.config import get_settings
+from chatmem.config import Settings, get_settings
 from chatmem.version import __version__
+
+if TYPE_CHECKING:
+    from chatmem.store import Database
+
+# prometheus_client reads it when first imported (chatmem.base.metrics says why this matters).
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def _database_option(func: click.decorators.FC) -> click.decorators.FC:
@@ -20,11 +34,70 @@ def _database_option(func: click.decorators.FC) -> click.decorators.FC:
     )(func)
 
 
+def _configure_logging(settings: Settings) -> None:
+    from chatmem.base.logs import configure_logging
+
+    configure_logging(settings.log_format, settings.log_level)
+    if settings.log_level != "debug":
+        # SQLAlchemy logs every statement with its parameters (message content) at INFO once the root
+        # logger is at INFO; that belongs to debugging only.
+        logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
+
+
 def _use_database(database_url: str | None) -> None:
     if database_url:
         # Through the environment, so that every uvicorn worker process sees the same choice.
         os.environ["CHATMEM_DATABASE_URL"] = database_url
         get_settings.cache_clear()
+
+
+@contextmanager
+def _migrated(database_url: str | None) -> Iterator[Database]:
+    """The configured database, migrated to the current schema, for one command; a domain error in the
+    block (an unknown key, a bad tenant name) becomes a usage error with its message."""
+    from chatmem.base.errors import ChatmemError
+    from chatmem.store import Database
+    from chatmem.store import migrate as apply
+
+    _use_database(database_url)
+    db = Database(get_settings().resolved_database_url(), pool_size=1)
+    try:
+        apply(db)
+        yield db
+    except ChatmemError as exc:
+        raise click.UsageError(exc.message) from None
+    finally:
+        db.dispose()
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@contextmanager
+def _metrics_dir(settings: Settings) -> Iterator[None]:
+    """Give this server's processes one empty directory for their metric files, before anything
+    imports prometheus_client: CHATMEM_METRICS_DIR (its old files removed: they would add an earlier
+    server's counts to this one's), or a temporary directory removed again on exit."""
+    if not settings.metrics:
+        yield
+        return
+    configured = settings.metrics_dir
+    path = configured or Path(tempfile.mkdtemp(prefix="chatmem-metrics-"))
+    path.mkdir(parents=True, exist_ok=True)
+    for old in path.glob("*.db"):
+        old.unlink()
+    os.environ[MULTIPROC_ENV] = str(path)
+    try:
+        yield
+    finally:
+        if configured is None:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 @click.group()
@@ -71,32 +144,59 @@ def purge(database_url: str | None) -> None:
 @click.option("--host", default=None, help="Interface to listen on (CHATMEM_HOST, default 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (CHATMEM_PORT, default 8000).")
 @click.option("--workers", type=int, default=None, help="Server processes (CHATMEM_WORKERS, default 1).")
-def serve(database_url: str | None, host: str | None, port: int | None, workers: int | None) -> None:
+@click.option(
+    "--dangerously-allow-public-without-auth",
+    "allow_public",
+    is_flag=True,
+    help="Serve a non-loopback address with CHATMEM_AUTH=off: anyone who reaches the port reads and "
+    "deletes everything.",
+)
+def serve(
+    database_url: str | None, host: str | None, port: int | None, workers: int | None, allow_public: bool
+) -> None:
     """Migrate the schema, then serve the API."""
     import uvicorn
 
+    from chatmem.base.logs import logging_config
+    from chatmem.server.connections import uvicorn_options
     from chatmem.store import Database
     from chatmem.store import migrate as apply
 
     _use_database(database_url)
     settings = get_settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    host = host or settings.host
+    if not settings.auth_on and not is_loopback(host):
+        if not (allow_public or settings.dangerously_allow_public_without_auth):
+            raise click.UsageError(
+                f"refusing to serve {host} with authentication off: anyone who can reach it could read and "
+                "delete every memory. Set CHATMEM_AUTH=on and create a key (`chatmem keys create --tenant "
+                "NAME --role writer`), listen on 127.0.0.1, or, if something in front of chatmem "
+                "authenticates, pass --dangerously-allow-public-without-auth."
+            )
+        click.echo(
+            f"WARNING: serving {host} with authentication OFF (--dangerously-allow-public-without-auth)",
+            err=True,
+        )
+    _configure_logging(settings)
     db = Database(settings.resolved_database_url(), pool_size=1)
     try:
         apply(db)
     finally:
         db.dispose()
-    uvicorn.run(
-        "chatmem.server.app:create_app",
-        factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
-        workers=workers or settings.workers,
-        log_level=settings.log_level,
-        access_log=False,
-    )
+    with _metrics_dir(settings):
+        uvicorn.run(
+            "chatmem.server.app:create_app",
+            factory=True,
+            host=host,
+            port=port or settings.port,
+            workers=workers or settings.workers,
+            log_level=settings.log_level,
+            log_config=logging_config(settings.log_format, settings.log_level),
+            # chatmem writes its own access log (chatmem.server.observe), with the route template.
+            access_log=False,
+            timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+            **uvicorn_options(settings, from_environment=True),
+        )
 
 
 @main.command()
@@ -104,7 +204,13 @@ def serve(database_url: str | None, host: str | None, port: int | None, workers:
 @click.option(
     "--threads", type=int, default=None, help="Worker threads (default CHATMEM_ENRICH_WORKERS, min 1)."
 )
-def worker(database_url: str | None, threads: int | None) -> None:
+@click.option(
+    "--metrics-port",
+    type=int,
+    default=None,
+    help="Serve this process's /metrics on this port (CHATMEM_WORKER_METRICS_PORT; 0 = off).",
+)
+def worker(database_url: str | None, threads: int | None, metrics_port: int | None) -> None:
     """Run enrichment workers (token counts, embeddings, summaries) until stopped (SIGINT/SIGTERM).
 
     Run as many as you like against one PostgreSQL; set CHATMEM_ENRICH_WORKERS=0 on the servers then.
@@ -112,26 +218,40 @@ def worker(database_url: str | None, threads: int | None) -> None:
     import signal
 
     from chatmem.enrich.worker import WorkerPool
+    from chatmem.server.shutdown import Deadline
     from chatmem.store import Database
     from chatmem.store import migrate as apply
 
     _use_database(database_url)
     settings = get_settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    _configure_logging(settings)
     count = threads if threads is not None else max(1, settings.enrich_workers)
     db = Database(settings.resolved_database_url(), pool_size=count + 1)
     apply(db)
     pool = WorkerPool(db, settings, count)
+    deadline = Deadline(settings.shutdown_grace_seconds)
+
+    def terminate(*_: object) -> None:
+        deadline.start()
+        pool.drain()
+
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: pool.stop(timeout=0))
+        signal.signal(signum, terminate)
     click.echo(f"chatmem worker: {count} thread(s) on {db.url.render_as_string(hide_password=True)}")
+    port = settings.worker_metrics_port if metrics_port is None else metrics_port
+    if port:
+        # One process, values in memory: prometheus_client's own small server is enough here.
+        from prometheus_client import start_http_server
+
+        start_http_server(port, addr=settings.host)
+        click.echo(f"chatmem worker: metrics on http://{settings.host}:{port}/metrics")
     pool.start()
     try:
-        pool.wait()
+        # Until every thread stopped (drained by a signal, batches finished) or the grace ran out.
+        while not pool.wait(timeout=0.5) and not deadline.expired():
+            pass
     finally:
-        pool.stop()
+        pool.stop(timeout=deadline.remaining())
         db.dispose()
 
 
@@ -158,7 +278,11 @@ def queue_status(database_url: str | None, as_json: bool) -> None:
     finally:
         db.dispose()
     if as_json:
-        click.echo(orjson.dumps(status_json(status), option=orjson.OPT_UTC_Z | orjson.OPT_INDENT_2).decode())
+        click.echo(
+            orjson.dumps(
+                status_json(status, error_text=True), option=orjson.OPT_UTC_Z | orjson.OPT_INDENT_2
+            ).decode()
+        )
         return
     click.echo(f"depth {status.depth}  dead {status.dead}  lag {status.lag_seconds:.1f}s")
     click.echo(f"{'kind':<16}{'queued':>8}{'running':>9}{'dead':>6}")
@@ -184,6 +308,125 @@ def queue_retry_dead(database_url: str | None) -> None:
     finally:
         db.dispose()
     click.echo(f"retried {count} dead job(s)")
+
+
+@main.group()
+def keys() -> None:
+    """API keys: create (the key is printed once), list, revoke."""
+
+
+@keys.command("create")
+@_database_option
+@click.option("--tenant", required=True, help="Tenant the key acts in (created if it does not exist).")
+@click.option("--role", type=click.Choice(["reader", "writer", "admin"]), required=True)
+@click.option("--name", default=None, help="A label for the key (which app or person holds it).")
+def keys_create(database_url: str | None, tenant: str, role: str, name: str | None) -> None:
+    """Create a key. Its secret is the output's last line, alone: KEY=$(chatmem keys create ... | tail -1)."""
+    from chatmem.access import keys as api_keys
+    from chatmem.access.roles import Role
+
+    with _migrated(database_url) as db:
+        created = api_keys.create_key(db, tenant, Role.parse(role), name)
+    click.echo(
+        f"created key {created.record.id} ({role}) in tenant {tenant}; it is shown only once:", err=False
+    )
+    click.echo(created.key)
+
+
+@keys.command("list")
+@_database_option
+@click.option("--tenant", default=None, help="Only this tenant's keys.")
+def keys_list(database_url: str | None, tenant: str | None) -> None:
+    """Every key (never a secret), revoked ones marked."""
+    from chatmem.access import keys as api_keys
+
+    with _migrated(database_url) as db:
+        found = api_keys.list_keys(db, tenant)
+    click.echo(f"{'id':<14}{'tenant':<20}{'role':<8}{'created':<22}{'last used':<22}{'state':<9}name")
+    for key in found:
+        click.echo(
+            f"{key.id:<14}{key.tenant:<20}{key.role:<8}{_when(key.created_at):<22}{_when(key.last_used_at):<22}"
+            f"{'revoked' if key.revoked_at else 'active':<9}{key.name or ''}"
+        )
+
+
+@keys.command("revoke")
+@_database_option
+@click.argument("key_id")
+def keys_revoke(database_url: str | None, key_id: str) -> None:
+    """Revoke a key by its id; every server refuses it within a second."""
+    from chatmem.access import keys as api_keys
+
+    with _migrated(database_url) as db:
+        api_keys.revoke_key(db, key_id)
+    click.echo(f"revoked key {key_id}")
+
+
+@main.group()
+def tenants() -> None:
+    """Tenants: list, delete."""
+
+
+@tenants.command("list")
+@_database_option
+def tenants_list(database_url: str | None) -> None:
+    from chatmem.access import tenants as access_tenants
+
+    with _migrated(database_url) as db:
+        for tenant in access_tenants.list_tenants(db):
+            click.echo(f"{tenant.name}\t{_when(tenant.created_at)}")
+
+
+@tenants.command("delete")
+@_database_option
+@click.argument("name")
+def tenants_delete(database_url: str | None, name: str) -> None:
+    """Delete a tenant: its keys stop working, its users and sessions are deleted."""
+    from chatmem.access import tenants as access_tenants
+
+    with _migrated(database_url) as db:
+        access_tenants.delete_tenant(db, name)
+    click.echo(f"deleted tenant {name}")
+
+
+@main.group()
+def token() -> None:
+    """Zep-style HS256 JWTs."""
+
+
+@token.command("create")
+@click.option("--tenant", default=None, help="Tenant claim (default: the default tenant).")
+@click.option(
+    "--role",
+    type=click.Choice(["reader", "writer", "admin"]),
+    default=None,
+    help="Role claim (default: writer).",
+)
+@click.option(
+    "--expires-in", type=float, default=None, help="Seconds until it expires (default: never, as Zep's)."
+)
+@click.option(
+    "--secret",
+    envvar="CHATMEM_AUTH_JWT_SECRET",
+    default=None,
+    help="Signing secret (CHATMEM_AUTH_JWT_SECRET).",
+)
+def token_create(tenant: str | None, role: str | None, expires_in: float | None, secret: str | None) -> None:
+    """Print a JWT that servers with the same CHATMEM_AUTH_JWT_SECRET accept (last line, alone)."""
+    from chatmem.access import tokens
+    from chatmem.access.roles import Role
+
+    try:
+        minted = tokens.mint(
+            secret or "", tenant=tenant, role=Role.parse(role) if role else None, expires_in=expires_in
+        )
+    except tokens.TokenError as exc:
+        raise click.UsageError(str(exc)) from None
+    click.echo(minted)
+
+
+def _when(value: object) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if hasattr(value, "strftime") else "-"
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -45,10 +45,92 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=8, ge=1, description="PostgreSQL connections per server process")
     log_level: str = "info"
 
+    # --- Access (docs/security.md) ----------------------------------------------------------------------
+    auth: Literal["off", "on"] = Field(
+        default="off",
+        description="on: every /api/v1 request needs an API key or a JWT; off: everything is the default "
+        "tenant (allowed only on a loopback address)",
+    )
+    auth_jwt_secret: SecretStr = Field(
+        default=SecretStr(""),
+        description="HS256 secret of Zep-style JWTs (Zep's ZEP_AUTH_SECRET); empty: no JWTs",
+    )
+    cors_origins: str = Field(
+        default="",
+        description="comma-separated origins browsers may call from ('*' for any); empty: CORS off",
+    )
+    dangerously_allow_public_without_auth: bool = Field(
+        default=False, description="let `chatmem serve` listen on a non-loopback address with auth off"
+    )
+
+    # --- Limits on what one client can make the server do (docs/limits.md) ----------------------------
+    allowed_hosts: str = Field(
+        default="",
+        description="Host header values the server answers (comma-separated, * for any, *.example.com "
+        "for a domain); empty = localhost, 127.0.0.1, ::1 and CHATMEM_HOST",
+    )
+    api_docs: bool = Field(default=True, description="serve /docs (Swagger UI from the package, no CDN)")
+    max_page_size: int = Field(
+        default=1000, ge=1, description="largest ?limit of a list; a list without ?limit returns this many"
+    )
+    max_lastn: int = Field(default=1000, ge=1, description="largest ?lastn of GET memory")
+    header_timeout_seconds: float = Field(
+        default=10, gt=0, description="a connection that has not sent a whole request head by then is closed"
+    )
+    body_timeout_seconds: float = Field(
+        default=30, gt=0, description="a request body that has not arrived by then gets 408"
+    )
+    keep_alive_seconds: float = Field(default=5, gt=0, description="idle keep-alive connections close after")
+    max_connections: int = Field(
+        default=1000,
+        ge=1,
+        description="open connections per server process; beyond it the longest-idle one is closed",
+    )
+
+    # --- Operations (docs/deploy.md) ------------------------------------------------------------------
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="text | json (one JSON object per line)"
+    )
+    access_log: bool = Field(default=True, description="one log line per request (chatmem.access)")
+    metrics: bool = Field(default=True, description="count requests for GET /metrics; false: no /metrics")
+    metrics_public: bool = Field(
+        default=False, description="serve /metrics without an admin credential when auth is on"
+    )
+    metrics_dir: Path | None = Field(
+        default=None,
+        description="where `chatmem serve` keeps the per-process metric files (emptied at start); "
+        "empty = a fresh temporary directory",
+    )
+    worker_metrics_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="`chatmem worker` serves its own /metrics on this port (on CHATMEM_HOST, without "
+        "auth: private networks only); 0 = off",
+    )
+    shutdown_grace_seconds: int = Field(
+        default=30,
+        ge=0,
+        description="after SIGTERM: time for in-flight requests and the jobs workers hold; jobs still "
+        "held then go back to the queue",
+    )
+
     @field_validator("log_level")
     @classmethod
     def _lower(cls, value: str) -> str:
         return value.lower()
+
+    @field_validator("auth", mode="before")
+    @classmethod
+    def _auth_mode(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @property
+    def auth_on(self) -> bool:
+        return self.auth == "on"
+
+    def cors_origin_list(self) -> list[str]:
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
 
     def resolved_database_url(self) -> str:
         if self.database_url:
@@ -67,6 +149,11 @@ class Settings(BaseSettings):
     enrich_max_attempts: int = Field(default=5, ge=1, description="tries before a job is marked dead")
     enrich_retry_seconds: float = Field(default=2, ge=0, description="first retry delay; doubles per try")
     enrich_retry_max_seconds: float = Field(default=300, ge=0)
+    enrich_job_seconds: float = Field(
+        default=30,
+        gt=0,
+        description="time one summary job may spend before it hands the rest of its work to a new job",
+    )
     token_counts: bool = Field(default=True, description="tiktoken cl100k_base counts for messages")
 
     embeddings: Literal["auto", "local", "openai", "off"] = Field(
@@ -96,6 +183,11 @@ class Settings(BaseSettings):
     summarizer_max_tokens: int = Field(default=1024, ge=16, description="output tokens per LLM call")
     summarizer_context_tokens: int = Field(default=128_000, ge=2048, description="the model's context")
     summary_sentences: int = Field(default=6, ge=1, description="extractive summary length")
+    summarizer_max_chars: int = Field(
+        default=200_000,
+        ge=1000,
+        description="most characters of conversation one summary folds (a longer backlog takes several)",
+    )
 
     openai_base_url: str = "https://api.openai.com/v1"
     openai_api_key: str = ""
@@ -134,7 +226,7 @@ class Settings(BaseSettings):
         "(least recently used sessions are dropped first; 0 reads them from the database per query)",
     )
 
-    @field_validator("embeddings", "summarizer", mode="before")
+    @field_validator("embeddings", "summarizer", "log_format", mode="before")
     @classmethod
     def _provider(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value

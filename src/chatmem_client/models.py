@@ -53,7 +53,8 @@ class MessageIn(WireModel):
         default=None, description="client-chosen id; a retry with it is not stored twice"
     )
     metadata: JsonObject | None = None
-    token_count: int | None = Field(default=None, ge=0)
+    # The column is a 32-bit integer on both databases.
+    token_count: int | None = Field(default=None, ge=0, le=2**31 - 1)
 
 
 class AddMemoryRequest(WireModel):

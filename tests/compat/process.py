@@ -100,5 +100,14 @@ class ChatmemProcess:
             self._process.kill()
             self._process.wait(timeout=15)
 
+    def send_signal(self, signum: int) -> None:
+        assert self._process is not None
+        self._process.send_signal(signum)
+
+    def wait(self, timeout: float) -> int:
+        """The exit status, once the server exited (``subprocess.TimeoutExpired`` after ``timeout``)."""
+        assert self._process is not None
+        return self._process.wait(timeout=timeout)
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

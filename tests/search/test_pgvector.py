@@ -18,7 +18,7 @@ from chatmem.search.query import Scope
 from chatmem.search.service import Searcher
 from chatmem.search.targets import TARGETS, Within, resolve
 from chatmem.search.vector_cache import VectorCache
-from chatmem.store.tables import include_name, message_embeddings, metadata_obj
+from chatmem.store.tables import DEFAULT_TENANT_ID, include_name, message_embeddings, metadata_obj
 from tests.search.conftest import EMBEDDING, add, client, contents, search, settle
 from tests.support import LiveServer
 
@@ -68,7 +68,7 @@ def test_hnsw_is_used_for_large_scopes_and_agrees_with_exact_ranking(server: Ser
         query = vectors.as_array(embedder.embed(["my puppy"])[0])
         target = TARGETS[Scope.MESSAGES]
         with live.db.read() as conn:
-            scope = resolve(conn, Within(session_id=sid))
+            scope = resolve(conn, Within(DEFAULT_TENANT_ID, session_id=sid))
             assert scope is not None
             # 40 rows are cheaper to scan; forbid that to see that the query matches the partial index.
             conn.exec_driver_sql("SET LOCAL enable_seqscan = off")

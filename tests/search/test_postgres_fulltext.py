@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from chatmem.search import fulltext
 from chatmem.search.query import Scope
 from chatmem.search.targets import TARGETS, Within, resolve
+from chatmem.store.tables import DEFAULT_TENANT_ID
 from tests.search.conftest import add, client, contents, search, search_server
 from tests.support import backends
 
@@ -25,7 +26,7 @@ def test_text_search_reads_the_stored_tsvector_through_its_gin_index(
         for scope_name in (Scope.MESSAGES, Scope.SUMMARY):
             target = TARGETS[scope_name]
             with server.db.read() as conn:
-                scope = resolve(conn, Within(session_id=sid))
+                scope = resolve(conn, Within(DEFAULT_TENANT_ID, session_id=sid))
                 assert scope is not None
                 query = fulltext.postgres_query(target, scope, ["fox"], [], 10)
                 sql = str(query.compile(server.db.engine, compile_kwargs={"literal_binds": True}))

@@ -21,3 +21,7 @@ class BadRequestError(ChatmemError):
 
 class AlreadyExistsError(BadRequestError):
     """A session or user with that id is already live (a 400, as in Zep)."""
+
+
+class ForbiddenError(ChatmemError):
+    """The caller's role may not do this (a 403); never used for another tenant's ids, which are 404."""

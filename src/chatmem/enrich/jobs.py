@@ -4,6 +4,7 @@ skips messages and summaries that were deleted after the job was queued."""
 from __future__ import annotations
 
 import functools
+import time
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from chatmem.base import clock
+from chatmem.base.metrics import EMBEDDINGS, SUMMARIES
 from chatmem.config import Settings
 from chatmem.enrich import queue, tokens, vectors
 from chatmem.enrich.embedders import Embedder, make_embedder
@@ -50,7 +52,7 @@ class Enricher:
 
     @functools.cached_property
     def summarizer(self) -> Summarizer | None:
-        return make_summarizer(self.settings, lambda: self.embedder)
+        return make_summarizer(self.settings)
 
     def handle(self, kind: Kind, jobs: Sequence[Job]) -> None:
         {
@@ -74,6 +76,9 @@ class Enricher:
         ts = clock.now()
         follow_ups: list[dict[str, object]] = []
         with self.db.write() as conn:
+            present = _lock_sessions(conn, {job.session_pk for job in jobs})
+            live = [m for m in live if m["session_pk"] in present]  # purged since they were read
+            counts = [c for c in counts if c["pk"] in present]
             if counts:
                 conn.execute(
                     sa.update(messages)
@@ -119,6 +124,7 @@ class Enricher:
             ]
             _upsert(self.db, conn, message_embeddings, ["session_pk", "seq"], values)
             queue.complete(conn, jobs)
+        EMBEDDINGS.labels("message").inc(len(values))
 
     def _vectors(self, embedder: Embedder, texts: list[str]) -> list[dict[str, Any]]:
         if not texts:
@@ -138,11 +144,21 @@ class Enricher:
     # --- progressive summaries ----------------------------------------------------------------------
 
     def summarize(self, jobs: Sequence[Job]) -> None:
+        """Fold each job's session until it is up to date, or until the job has had its time
+        (CHATMEM_ENRICH_JOB_SECONDS): then the rest goes to a new job at the back of the queue, so one
+        long backlog cannot hold the worker while other sessions wait."""
+        deadline = time.monotonic() + self.settings.enrich_job_seconds
         for job in jobs:
+            unfinished = False
             if self.summarizer is not None:
                 while self._fold_once(job.session_pk):
-                    pass
+                    if time.monotonic() > deadline:
+                        unfinished = True
+                        break
             with self.db.write() as conn:
+                if unfinished:
+                    ts = clock.now()
+                    queue.enqueue(conn, [job_row(job.session_pk, Kind.SUMMARIZE, job.seq_lo, job.seq_hi, ts)])
                 queue.complete(conn, [job])
 
     def _fold_once(self, session_pk: int) -> bool:
@@ -150,12 +166,15 @@ class Enricher:
 
         Zep 0.27.2's rule: with at least ``window`` non-blank messages after the summary point,
         fold all but the newest ``window // 2``. Unlike Zep this reads every waiting message, not only the
-        newest ``window``, so a large batch is summarized completely (in chunks of MAX_FOLD).
+        newest ``window``, so a large batch is summarized completely (in chunks of MAX_FOLD messages and
+        at most CHATMEM_SUMMARIZER_MAX_CHARS characters: one fold reads a bounded amount whatever the
+        messages hold). The messages' stored vectors of the current model go to the summarizer with them.
         Returns True when it wrote a summary (the caller then looks again).
         """
         summarizer = self.summarizer
         assert summarizer is not None
         window = self.settings.message_window
+        max_chars = self.settings.summarizer_max_chars
         with self.db.read() as conn:
             session = live_session(conn, session_pk)
             if session is None:
@@ -164,7 +183,15 @@ class Enricher:
             previous = latest_summary(conn, session_pk, floor)
             base = previous["point_seq"] if previous else floor
             waiting = conn.execute(
-                sa.select(messages.c.seq, messages.c.uuid, messages.c.role, messages.c.content)
+                sa.select(
+                    messages.c.seq,
+                    messages.c.uuid,
+                    messages.c.role,
+                    sa.func.substr(messages.c.content, 1, max_chars).label("content"),
+                    message_embeddings.c.model,
+                    message_embeddings.c.vector,
+                )
+                .select_from(messages.outerjoin(message_embeddings, _its_embedding))
                 .where(messages.c.session_pk == session_pk, messages.c.seq > max(base, floor))
                 .order_by(messages.c.seq)
                 .limit(MAX_FOLD + window)
@@ -177,8 +204,12 @@ class Enricher:
             fold = nonblank[: len(nonblank) - window // 2]
         else:
             return False
+        fold = _within_chars(fold, max_chars)
+        model = self.embedder.model if self.embedder is not None else None
         content = summarizer.summarize(
-            previous["content"] if previous else "", [f"{m.role}: {m.content}" for m in fold]
+            previous["content"] if previous else "",
+            [f"{m.role}: {m.content}" for m in fold],
+            [vectors.unpack(m.vector) if m.model == model and model else None for m in fold],
         )
         point = fold[-1]
         ts = clock.now()
@@ -202,6 +233,7 @@ class Enricher:
             )
             if self.embedder is not None and self.settings.embed_summaries:
                 queue.enqueue(conn, [job_row(session_pk, Kind.EMBED_SUMMARY, point.seq, point.seq, ts)])
+        SUMMARIES.inc()
         return True
 
     # --- summary embeddings ---------------------------------------------------------------------------
@@ -234,6 +266,22 @@ class Enricher:
             ]
             _upsert(self.db, conn, summary_embeddings, ["session_pk", "point_seq"], values)
             queue.complete(conn, jobs)
+        EMBEDDINGS.labels("summary").inc(len(values))
+
+
+_its_embedding = sa.and_(
+    message_embeddings.c.session_pk == messages.c.session_pk, message_embeddings.c.seq == messages.c.seq
+)
+
+
+def _within_chars(fold: list[Any], max_chars: int) -> list[Any]:
+    """The leading messages of ``fold`` whose contents add up to at most ``max_chars`` (at least one)."""
+    total = 0
+    for count, message in enumerate(fold):
+        total += len(message.content)
+        if total > max_chars and count:
+            return fold[:count]
+    return fold
 
 
 def _live_messages(db: Database, jobs: Sequence[Job], *, embedded_model: bool = False) -> list[Any]:
@@ -293,6 +341,22 @@ def _queued(conn: sa.Connection, session_pk: int, kind: Kind) -> bool:
         ).first()
         is not None
     )
+
+
+def _lock_sessions(conn: sa.Connection, session_pks: set[int]) -> set[int]:
+    """Those of the sessions that still exist (the purge may have removed some since their messages were
+    read), key-share locked in id order before the transaction touches their messages or jobs.
+
+    Every transaction that writes a session's rows takes the session row first (appends upsert it, the
+    purge selects it FOR UPDATE, in id order): taking it last, through the foreign key of a job insert,
+    is what let ingest and the purge deadlock on PostgreSQL. (SQLite has one writer: no lock needed.)
+    """
+    if not session_pks:
+        return set()
+    query = sa.select(sessions.c.id).where(sessions.c.id.in_(sorted(session_pks))).order_by(sessions.c.id)
+    if conn.dialect.name != "sqlite":
+        query = query.with_for_update(read=True, key_share=True)  # FOR KEY SHARE: appends go on
+    return set(conn.execute(query).scalars())
 
 
 def _locked_floors(conn: sa.Connection, session_pks: set[int]) -> dict[int, int]:

@@ -106,6 +106,31 @@ def complete(conn: sa.Connection, jobs: Sequence[Job]) -> None:
         conn.execute(sa.delete(enrich_jobs).where(_mine(job)))
 
 
+def release(db: Database, jobs: Sequence[Job]) -> int:
+    """Hand jobs a stopping worker still holds back to the queue, due now, the attempt not counted.
+
+    A worker that finishes one anyway later finds its lease gone and leaves the job alone (the job is
+    idempotent and simply runs again)."""
+    if not jobs:
+        return 0
+    now = clock.now()
+    released = 0
+    with db.write() as conn:
+        for job in jobs:
+            released += conn.execute(
+                sa.update(enrich_jobs)
+                .where(_mine(job))
+                .values(
+                    state=State.QUEUED.value,
+                    attempts=enrich_jobs.c.attempts - 1,
+                    run_at=now,
+                    claim_token=None,
+                    updated_at=now,
+                )
+            ).rowcount
+    return released
+
+
 def backoff_seconds(attempts: int, *, base: float, cap: float) -> float:
     """Exponential backoff with jitter, so a failing provider is not hammered in lockstep."""
     delay = min(cap, base * 2.0 ** max(0, attempts - 1))
@@ -167,17 +192,25 @@ class QueueStatus:
         return sum(k.dead for k in self.kinds)
 
 
-def status(db: Database, *, dead_limit: int = 20) -> QueueStatus:
+def _of_tenant(tenant_id: int | None) -> sa.ColumnElement[bool]:
+    """Jobs of one tenant's sessions (None: every tenant's)."""
+    if tenant_id is None:
+        return sa.true()
+    return enrich_jobs.c.session_pk.in_(sa.select(sessions.c.id).where(sessions.c.tenant_id == tenant_id))
+
+
+def status(db: Database, *, tenant_id: int | None = None, dead_limit: int = 20) -> QueueStatus:
     """Counts by kind and state, the lag, and the most recent dead jobs (a scan of the queue table,
-    which holds only unfinished work)."""
+    which holds only unfinished work), of one tenant or (None) of all."""
     now = clock.now()
+    mine = _of_tenant(tenant_id)
     with db.read() as conn:
         counts = conn.execute(
-            sa.select(enrich_jobs.c.kind, enrich_jobs.c.state, sa.func.count()).group_by(
-                enrich_jobs.c.kind, enrich_jobs.c.state
-            )
+            sa.select(enrich_jobs.c.kind, enrich_jobs.c.state, sa.func.count())
+            .where(mine)
+            .group_by(enrich_jobs.c.kind, enrich_jobs.c.state)
         ).all()
-        oldest = conn.execute(sa.select(sa.func.min(enrich_jobs.c.created_at)).where(_due)).scalar()
+        oldest = conn.execute(sa.select(sa.func.min(enrich_jobs.c.created_at)).where(_due, mine)).scalar()
         dead = conn.execute(
             sa.select(
                 sessions.c.session_id,
@@ -190,7 +223,7 @@ def status(db: Database, *, dead_limit: int = 20) -> QueueStatus:
                 enrich_jobs.c.updated_at,
             )
             .select_from(enrich_jobs.join(sessions, sessions.c.id == enrich_jobs.c.session_pk))
-            .where(enrich_jobs.c.state == State.DEAD.value)
+            .where(enrich_jobs.c.state == State.DEAD.value, mine)
             .order_by(enrich_jobs.c.updated_at.desc())
             .limit(dead_limit)
         ).all()
@@ -208,13 +241,13 @@ def status(db: Database, *, dead_limit: int = 20) -> QueueStatus:
     )
 
 
-def retry_dead(db: Database) -> int:
-    """Give every dead job a fresh set of attempts, due now."""
+def retry_dead(db: Database, *, tenant_id: int | None = None) -> int:
+    """Give every dead job (of one tenant, or all) a fresh set of attempts, due now."""
     now = clock.now()
     with db.write() as conn:
         result = conn.execute(
             sa.update(enrich_jobs)
-            .where(enrich_jobs.c.state == State.DEAD.value)
+            .where(enrich_jobs.c.state == State.DEAD.value, _of_tenant(tenant_id))
             .values(state=State.QUEUED.value, attempts=0, run_at=now, updated_at=now)
         )
     return int(result.rowcount)

@@ -25,10 +25,12 @@ def latest_summary(conn: sa.Connection, session_pk: int, floor_seq: int) -> sa.R
 def live_session(conn: sa.Connection, session_pk: int, *, lock: bool = False) -> sa.Row[tuple[int]] | None:
     """``(floor_seq,)`` of a live session, None if it is deleted or gone.
 
-    With ``lock`` the row is share-locked on PostgreSQL, so a concurrent delete or purge waits until the
-    caller's results are committed (and then removes them) instead of leaving orphans behind.
+    With ``lock`` the row is locked on PostgreSQL (FOR NO KEY UPDATE), so a concurrent delete or purge
+    waits until the caller's results are committed (and then removes them) instead of leaving orphans
+    behind, and so does another worker folding the same session: it then sees the new summary and starts
+    from it, instead of inserting a second summary at the same point. Appends are not held up.
     """
     query = sa.select(sessions.c.floor_seq).where(sessions.c.id == session_pk, LIVE_SESSION)
     if lock:
-        query = query.with_for_update(read=True)
+        query = query.with_for_update(key_share=True)
     return conn.execute(query).first()

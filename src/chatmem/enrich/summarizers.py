@@ -9,17 +9,23 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, Protocol
+
+import numpy as np
 
 from chatmem.config import Settings
 from chatmem.enrich import tokens
-from chatmem.enrich.embedders import Embedder, openai_client
+from chatmem.enrich.embedders import openai_client
 from chatmem.enrich.openai_http import OpenAIClient, OpenAIError
 
 
 class Summarizer(Protocol):
-    def summarize(self, previous: str, lines: Sequence[str]) -> str: ...
+    def summarize(
+        self, previous: str, lines: Sequence[str], vectors: Sequence[Sequence[float] | None] = ()
+    ) -> str:
+        """The new running summary; ``vectors`` are the lines' stored message vectors where known."""
+        ...
 
 
 DEFAULT_PROMPT = """Review the current summary and the new lines of conversation. Write a new, concise \
@@ -75,7 +81,9 @@ class OpenAISummarizer:
             used += cost
         return batches
 
-    def summarize(self, previous: str, lines: Sequence[str]) -> str:
+    def summarize(
+        self, previous: str, lines: Sequence[str], vectors: Sequence[Sequence[float] | None] = ()
+    ) -> str:
         summary = previous
         for batch in self._batches(previous, lines):
             prompt = self.prompt.replace("{prev_summary}", summary).replace("{messages}", "\n".join(batch))
@@ -113,69 +121,84 @@ def sentences(text: str) -> list[str]:
 class ExtractiveSummarizer:
     """No LLM: keeps the ``size`` most central sentences of the previous summary and the new lines.
 
-    Centrality is the mean cosine similarity of a sentence to all the others, with the embedder's vectors
-    when one is configured, otherwise with TF-IDF bags of words. The kept sentences stay in conversation
-    order, so the summary reads chronologically; a line keeps its ``role:`` prefix for attribution.
+    A sentence's centrality is its mean cosine similarity to all the other sentences, over TF-IDF bags
+    of words; when the caller has the lines' message vectors (the embeddings job stored them), the
+    centrality of the sentence's message among the messages is added. No text is embedded here: the
+    vectors are the ones already in the database. Both means come from one sum of all the vectors
+    (``v_i . sum_j v_j``), so the cost is linear in the words and vectors read, not quadratic (or, with
+    dense TF-IDF rows as wide as the vocabulary, cubic) in the number of sentences.
+    The kept sentences stay in conversation order, so the summary reads chronologically; a line keeps
+    its ``role:`` prefix for attribution.
     """
 
-    def __init__(self, size: int = 6, embedder: Embedder | None = None) -> None:
+    def __init__(self, size: int = 6) -> None:
         self.size = size
-        self.embedder = embedder
 
-    def summarize(self, previous: str, lines: Sequence[str]) -> str:
-        candidates = sentences(previous)
-        for line in lines:
+    def summarize(
+        self, previous: str, lines: Sequence[str], vectors: Sequence[Sequence[float] | None] = ()
+    ) -> str:
+        candidates = {part: -1 for part in sentences(previous)}
+        for index, line in enumerate(lines):
             role, sep, content = line.partition(": ")
-            parts = sentences(content if sep else line)
-            candidates.extend(f"{role}: {part}" if sep else part for part in parts)
-        candidates = list(dict.fromkeys(candidates))  # repeated sentences count once
-        if len(candidates) <= self.size:
-            return "\n".join(candidates)
-        scores = self._centrality(candidates)
-        keep = sorted(sorted(range(len(candidates)), key=lambda i: -scores[i])[: self.size])
-        return "\n".join(candidates[i] for i in keep)
-
-    def _centrality(self, texts: list[str]) -> list[float]:
-        vectors: list[list[float]]
-        if self.embedder is not None:
-            vectors = [[float(x) for x in v] for v in self.embedder.embed(texts)]
-        else:
-            vectors = _tfidf(texts)
-        normed = [_normalize(v) for v in vectors]
-        return [
-            sum(_dot(a, b) for j, b in enumerate(normed) if j != i) / (len(normed) - 1)
-            for i, a in enumerate(normed)
-        ]
+            for part in sentences(content if sep else line):
+                # A repeated sentence counts once, under its first line.
+                candidates.setdefault(f"{role}: {part}" if sep else part, index)
+        texts = list(candidates)
+        if len(texts) <= self.size:
+            return "\n".join(texts)
+        scores = _centrality([_bag(text) for text in texts])
+        by_line = _line_centrality(vectors)
+        if by_line:
+            neutral = sum(by_line.values()) / len(by_line)
+            scores = [
+                score + by_line.get(line, neutral)
+                for score, line in zip(scores, candidates.values(), strict=True)
+            ]
+        keep = sorted(sorted(range(len(texts)), key=lambda i: -scores[i])[: self.size])
+        return "\n".join(texts[i] for i in keep)
 
 
-def _tfidf(texts: list[str]) -> list[list[float]]:
-    bags = [Counter(word.lower() for word in _WORD.findall(text)) for text in texts]
+def _bag(text: str) -> Counter[str]:
+    return Counter(word.lower() for word in _WORD.findall(text))
+
+
+def _centrality(bags: list[Counter[str]]) -> list[float]:
+    """Mean cosine similarity of each TF-IDF vector to the others, in O(total words)."""
+    n = len(bags)
     df: Counter[str] = Counter()
     for bag in bags:
         df.update(bag.keys())
-    vocabulary = {word: index for index, word in enumerate(df)}
-    n = len(texts)
-    vectors = []
+    rows: list[dict[str, float]] = []
+    total: dict[str, float] = {}
     for bag in bags:
-        vector = [0.0] * len(vocabulary)
-        for word, count in bag.items():
-            vector[vocabulary[word]] = (1 + math.log(count)) * math.log((1 + n) / (1 + df[word]))
-        vectors.append(vector)
-    return vectors
+        row = {w: (1 + math.log(c)) * math.log((1 + n) / (1 + df[w])) for w, c in bag.items()}
+        norm = math.sqrt(sum(x * x for x in row.values()))
+        if norm:
+            row = {w: x / norm for w, x in row.items()}
+        rows.append(row)
+        for w, x in row.items():
+            total[w] = total.get(w, 0.0) + x
+    return [
+        (sum(x * total[w] for w, x in row.items()) - sum(x * x for x in row.values())) / (n - 1)
+        for row in rows
+    ]
 
 
-def _normalize(vector: list[float]) -> list[float]:
-    norm = math.sqrt(sum(x * x for x in vector))
-    return [x / norm for x in vector] if norm else vector
+def _line_centrality(vectors: Sequence[Sequence[float] | None]) -> dict[int, float]:
+    """Mean cosine similarity of each line's vector to the other lines' (lines without one are left
+    out), in O(lines x dimensions)."""
+    present = {i: v for i, v in enumerate(vectors) if v is not None and len(v)}
+    widths = {len(v) for v in present.values()}
+    if len(present) < 2 or len(widths) != 1:
+        return {}
+    matrix = np.asarray(list(present.values()), dtype=np.float64)
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    matrix = matrix / np.where(norms == 0, 1, norms)
+    means = (matrix @ matrix.sum(axis=0) - (matrix * matrix).sum(axis=1)) / (len(present) - 1)
+    return dict(zip(present, (float(x) for x in means), strict=True))
 
 
-def _dot(a: list[float], b: list[float]) -> float:
-    return sum(x * y for x, y in zip(a, b, strict=True))
-
-
-def make_summarizer(
-    settings: Settings, embedder: Callable[[], Embedder | None] = lambda: None
-) -> Summarizer | None:
+def make_summarizer(settings: Settings) -> Summarizer | None:
     if settings.summarizer == "off":
         return None
     if settings.summarizer == "openai":
@@ -186,4 +209,4 @@ def make_summarizer(
             max_tokens=settings.summarizer_max_tokens,
             context_tokens=settings.summarizer_context_tokens,
         )
-    return ExtractiveSummarizer(settings.summary_sentences, embedder())
+    return ExtractiveSummarizer(settings.summary_sentences)

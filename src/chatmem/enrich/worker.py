@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 
+from chatmem.base.metrics import ENRICH_JOBS, ENRICH_RUN_SECONDS
 from chatmem.config import Settings
 from chatmem.enrich import queue
 from chatmem.enrich.jobs import Enricher
@@ -32,6 +34,8 @@ class Worker:
         self.settings = settings
         self.enricher = enricher or Enricher(db, settings)
         self.observer = observer
+        # The claimed jobs not yet run to the end: released to the queue if the worker is stopped first.
+        self.held: Sequence[Job] = ()
 
     def run_once(self) -> int:
         """Claim one batch of due jobs and run it; returns how many jobs were claimed."""
@@ -41,23 +45,32 @@ class Worker:
         by_kind: dict[Kind, list[Job]] = {}
         for job in jobs:
             by_kind.setdefault(job.kind, []).append(job)
+        pending = list(jobs)
         for kind, group in by_kind.items():
+            self.held = pending
             self._run(kind, group)
+            pending = [job for job in pending if job.kind != kind]
+        self.held = ()
         return len(jobs)
 
     def _run(self, kind: Kind, jobs: Sequence[Job]) -> None:
+        started = time.perf_counter()
         try:
             self.enricher.handle(kind, jobs)
         except Exception as exc:
-            if len(jobs) > 1:
-                # Run them one by one, so a single poisonous job does not take its batch down with it.
-                for job in jobs:
-                    self._run(kind, [job])
-                return
-            self._fail(jobs[0], exc)
-            return
-        for job in jobs:
-            self._observe(job, "done")
+            failed: Exception | None = exc
+        else:
+            failed = None
+        ENRICH_RUN_SECONDS.labels(kind.value).observe(time.perf_counter() - started)
+        if failed is None:
+            for job in jobs:
+                self._observe(job, "done")
+        elif len(jobs) > 1:
+            # Run them one by one, so a single poisonous job does not take its batch down with it.
+            for job in jobs:
+                self._run(kind, [job])
+        else:
+            self._fail(jobs[0], failed)
 
     def _fail(self, job: Job, exc: Exception) -> None:
         error = f"{type(exc).__name__}: {exc}"
@@ -79,6 +92,7 @@ class Worker:
             self._observe(job, "retry")
 
     def _observe(self, job: Job, outcome: str) -> None:
+        ENRICH_JOBS.labels(job.kind.value, outcome).inc()
         if self.observer is not None:
             self.observer(job, outcome)
 
@@ -99,9 +113,16 @@ class WorkerPool:
     """``threads`` workers in this process sharing one Enricher (one loaded model)."""
 
     def __init__(
-        self, db: Database, settings: Settings, threads: int, *, observer: Observer | None = None
+        self,
+        db: Database,
+        settings: Settings,
+        threads: int,
+        *,
+        observer: Observer | None = None,
+        enricher: Enricher | None = None,
     ) -> None:
-        enricher = Enricher(db, settings)
+        enricher = enricher or Enricher(db, settings)
+        self.db = db
         self.workers = [Worker(db, settings, enricher=enricher, observer=observer) for _ in range(threads)]
         self._stop = threading.Event()
         self._threads = [
@@ -113,14 +134,32 @@ class WorkerPool:
         for thread in self._threads:
             thread.start()
 
-    def stop(self, timeout: float = 30) -> None:
+    def drain(self) -> None:
+        """Claim nothing more; each worker finishes the batch in hand, then stops."""
         self._stop.set()
+
+    def stop(self, timeout: float = 30) -> int:
+        """Drain, wait up to ``timeout`` seconds in all for the workers, then release the jobs that
+        the ones still busy hold (they become due again at once, for this or another process).
+        Returns how many jobs were released."""
+        self.drain()
+        deadline = time.monotonic() + timeout
         for thread in self._threads:
             if thread.is_alive():
-                thread.join(timeout=timeout)
+                thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        busy = [w for w, thread in zip(self.workers, self._threads, strict=True) if thread.is_alive()]
+        held = [job for worker in busy for job in worker.held]
+        if not held:
+            return 0
+        released = queue.release(self.db, held)
+        for job in held:
+            ENRICH_JOBS.labels(job.kind.value, "released").inc()
+        log.warning("released %d enrichment job(s) still running at shutdown to the queue", released)
+        return released
 
-    def wait(self) -> None:
-        """Block until stopped (the ``chatmem worker`` main thread)."""
+    def wait(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for every worker to stop; True when they all have."""
+        deadline = time.monotonic() + timeout
         for thread in self._threads:
-            while thread.is_alive():
-                thread.join(timeout=0.5)
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        return not any(thread.is_alive() for thread in self._threads)

@@ -12,10 +12,10 @@ from sqlalchemy.dialects import postgresql
 from chatmem.base import clock
 from chatmem.base.errors import BadRequestError, NotFoundError
 from chatmem.base.json import JsonObject, json_text
+from chatmem.base.validation import check_id, check_json, check_text
 from chatmem.memory.metadata import checked_patch, merge_patch
 from chatmem.memory.paging import NO_LIMIT
 from chatmem.memory.records import MemoryRecord, MessagePage, NewMessage
-from chatmem.memory.validation import check_id, check_json, check_text
 from chatmem.store.jobs import ingest_job, ingest_job_from
 from chatmem.store.live import LIVE_SESSION, above_floor, live
 from chatmem.store.prepared import (
@@ -29,6 +29,7 @@ from chatmem.store.prepared import (
 )
 from chatmem.store.records import MESSAGE_COLUMNS, SUMMARY_COLUMNS, MessageRecord, SummaryRecord
 from chatmem.store.tables import UTCDateTime, Uuid, messages, sessions, summaries
+from chatmem.store.tenancy import TENANT, of_tenant
 
 _session_messages = messages.join(sessions, messages.c.session_pk == sessions.c.id)
 
@@ -48,6 +49,7 @@ def _build_upsert(dialect_name: str) -> sa.Insert:
     insert = upsert(dialect_name, sessions)
     return (
         insert.values(
+            tenant_id=TENANT,
             session_id=sa.bindparam("session_id"),
             uuid=sa.bindparam("uuid", type_=Uuid),
             created_at=ts,
@@ -56,7 +58,7 @@ def _build_upsert(dialect_name: str) -> sa.Insert:
             message_count=count,
         )
         .on_conflict_do_update(
-            index_elements=[sessions.c.session_id],
+            index_elements=[sessions.c.tenant_id, sessions.c.session_id],
             set_={
                 "updated_at": ts,
                 # Constants rendered into the SQL (sa.null, literal_column): a bound one is one more
@@ -150,7 +152,9 @@ def append_json(new: Sequence[NewMessage]) -> str:
 append_statement = Prepared(build_append_statement())
 
 
-def add_messages_plan(dialect_name: str, session_id: str, new: Sequence[NewMessage]) -> WritePlan[None]:
+def add_messages_plan(
+    dialect_name: str, tenant_id: int, session_id: str, new: Sequence[NewMessage]
+) -> WritePlan[None]:
     """Append ``new`` to the session, creating it if unknown and reviving it if soft-deleted.
 
     The session row is upserted first: that single statement creates/revives the session, bumps
@@ -164,13 +168,14 @@ def add_messages_plan(dialect_name: str, session_id: str, new: Sequence[NewMessa
     for message in new:
         _check_new(message)
     if dialect_name == "postgresql" and new and all(message.uuid is None for message in new):
-        return _append_in_one_statement(session_id, new)
-    return _append(session_id, new)
+        return _append_in_one_statement(tenant_id, session_id, new)
+    return _append(tenant_id, session_id, new)
 
 
-def _append_in_one_statement(session_id: str, new: Sequence[NewMessage]) -> WritePlan[None]:
+def _append_in_one_statement(tenant_id: int, session_id: str, new: Sequence[NewMessage]) -> WritePlan[None]:
     yield statement_alone(
         append_statement,
+        tenant_id=tenant_id,
         session_id=session_id,
         uuid=uuid.uuid4(),
         ts=clock.now(),
@@ -180,11 +185,11 @@ def _append_in_one_statement(session_id: str, new: Sequence[NewMessage]) -> Writ
     )
 
 
-def _append(session_id: str, new: Sequence[NewMessage]) -> WritePlan[None]:
+def _append(tenant_id: int, session_id: str, new: Sequence[NewMessage]) -> WritePlan[None]:
     count = len(new)
     ts = clock.now()
     [(session_pk, last_seq)] = yield statement(
-        _upsert_session, session_id=session_id, uuid=uuid.uuid4(), ts=ts, count=count
+        _upsert_session, tenant_id=tenant_id, session_id=session_id, uuid=uuid.uuid4(), ts=ts, count=count
     )
     rows = [
         {
@@ -256,7 +261,7 @@ _with_newest_summary = sessions.outerjoin(
         .scalar_subquery(),
     ),
 )
-_live_by_id = sa.and_(sessions.c.session_id == sa.bindparam("session_id"), LIVE_SESSION)
+_live_by_id = sa.and_(of_tenant(sessions), sessions.c.session_id == sa.bindparam("session_id"), LIVE_SESSION)
 _session_and_summary = Prepared(
     sa.select(*_SESSION_AND_SUMMARY_COLUMNS).select_from(_with_newest_summary).where(_live_by_id)
 )
@@ -297,7 +302,7 @@ recent_statement = Prepared(_build_recent_statement())
 
 
 def recent_messages_plan(
-    dialect_name: str, session_id: str, *, window: int, lastn: int | None = None
+    dialect_name: str, tenant_id: int, session_id: str, *, window: int, lastn: int | None = None
 ) -> ReadPlan[MemoryRecord]:
     """GET memory: the latest live summary and the messages after its point, the newest ``window`` of
     them, oldest first (Zep 0.27.2's rule). ``lastn`` instead takes the newest ``lastn`` messages
@@ -308,12 +313,12 @@ def recent_messages_plan(
     if window <= 0 or (lastn is not None and lastn <= 0):
         raise BadRequestError("the number of messages must be positive")
     if dialect_name == "postgresql":
-        return _recent_in_one_statement(session_id, window=window, lastn=lastn)
-    return _recent(session_id, window=window, lastn=lastn)
+        return _recent_in_one_statement(tenant_id, session_id, window=window, lastn=lastn)
+    return _recent(tenant_id, session_id, window=window, lastn=lastn)
 
 
-def _recent(session_id: str, *, window: int, lastn: int | None) -> ReadPlan[MemoryRecord]:
-    found = yield statement(_session_and_summary, session_id=session_id)
+def _recent(tenant_id: int, session_id: str, *, window: int, lastn: int | None) -> ReadPlan[MemoryRecord]:
+    found = yield statement(_session_and_summary, tenant_id=tenant_id, session_id=session_id)
     if not found:
         return MemoryRecord(messages=[])
     session_pk, floor_seq, point_seq, *summary_fields = found[0]
@@ -323,9 +328,12 @@ def _recent(session_id: str, *, window: int, lastn: int | None) -> ReadPlan[Memo
     return MemoryRecord(messages=[MessageRecord(*row) for row in reversed(rows)], summary=summary)
 
 
-def _recent_in_one_statement(session_id: str, *, window: int, lastn: int | None) -> ReadPlan[MemoryRecord]:
+def _recent_in_one_statement(
+    tenant_id: int, session_id: str, *, window: int, lastn: int | None
+) -> ReadPlan[MemoryRecord]:
     rows = yield statement(
         recent_statement,
+        tenant_id=tenant_id,
         session_id=session_id,
         whatever_the_summary=lastn is not None,
         limit=lastn or window,
@@ -343,7 +351,7 @@ def _recent_in_one_statement(session_id: str, *, window: int, lastn: int | None)
 
 _live_session_counts = Prepared(
     sa.select(sessions.c.id, sessions.c.floor_seq, sessions.c.message_count).where(
-        sessions.c.session_id == sa.bindparam("session_id"), LIVE_SESSION
+        of_tenant(sessions), sessions.c.session_id == sa.bindparam("session_id"), LIVE_SESSION
     )
 )
 _oldest_after = Prepared(
@@ -355,11 +363,13 @@ _oldest_after = Prepared(
 )
 
 
-def list_messages_plan(session_id: str, *, limit: int | None, page: int) -> ReadPlan[MessagePage]:
+def list_messages_plan(
+    tenant_id: int, session_id: str, *, limit: int | None, page: int
+) -> ReadPlan[MessagePage]:
     """A page of the session's live messages, oldest first; ``page`` is 1-based (Zep's cursor)."""
     if page < 1:
         raise BadRequestError("cursor (the page number) must be 1 or more")
-    found = yield statement(_live_session_counts, session_id=session_id)
+    found = yield statement(_live_session_counts, tenant_id=tenant_id, session_id=session_id)
     if not found:
         return MessagePage(messages=[], total_count=0)
     session_pk, floor_seq, total = found[0]
@@ -374,6 +384,7 @@ def list_messages_plan(session_id: str, *, limit: int | None, page: int) -> Read
 
 
 _this_message = sa.and_(
+    of_tenant(sessions),
     sessions.c.session_id == sa.bindparam("session_id"),
     messages.c.uuid == sa.bindparam("uuid", type_=Uuid),
     live(messages.c.seq),
@@ -381,8 +392,8 @@ _this_message = sa.and_(
 _get_message = Prepared(sa.select(*MESSAGE_COLUMNS).select_from(_session_messages).where(_this_message))
 
 
-def get_message_plan(session_id: str, message_uuid: uuid.UUID) -> ReadPlan[MessageRecord]:
-    rows = yield statement(_get_message, session_id=session_id, uuid=message_uuid)
+def get_message_plan(tenant_id: int, session_id: str, message_uuid: uuid.UUID) -> ReadPlan[MessageRecord]:
+    rows = yield statement(_get_message, tenant_id=tenant_id, session_id=session_id, uuid=message_uuid)
     if not rows:
         raise NotFoundError("message not found")
     return MessageRecord(*rows[0])
@@ -406,16 +417,16 @@ _set_message_metadata = Prepared(
 
 
 def update_message_metadata_plan(
-    session_id: str, message_uuid: uuid.UUID, metadata: JsonObject | None
+    tenant_id: int, session_id: str, message_uuid: uuid.UUID, metadata: JsonObject | None
 ) -> WritePlan[MessageRecord]:
     """Merge ``metadata`` into one message's; nothing else about the message changes."""
-    return _update_metadata(session_id, message_uuid, checked_patch(metadata, privileged=False))
+    return _update_metadata(tenant_id, session_id, message_uuid, checked_patch(metadata, privileged=False))
 
 
 def _update_metadata(
-    session_id: str, message_uuid: uuid.UUID, patch: JsonObject | None
+    tenant_id: int, session_id: str, message_uuid: uuid.UUID, patch: JsonObject | None
 ) -> WritePlan[MessageRecord]:
-    locked = yield statement(_lock_message, session_id=session_id, uuid=message_uuid)
+    locked = yield statement(_lock_message, tenant_id=tenant_id, session_id=session_id, uuid=message_uuid)
     if not locked:
         raise NotFoundError("message not found")
     [(session_pk, seq, stored)] = locked

@@ -6,7 +6,7 @@ from typing import Any
 
 from chatmem.base.errors import BadRequestError
 from chatmem.base.json import JsonObject
-from chatmem.memory.validation import check_json
+from chatmem.base.validation import check_json
 
 SYSTEM_KEY = "system"
 

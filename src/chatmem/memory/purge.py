@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import sqlalchemy as sa
 
@@ -18,8 +21,11 @@ from chatmem.store.tables import (
     summary_embeddings,
 )
 
+T = TypeVar("T")
+
 # Sessions per transaction: small enough that a purge never holds the SQLite write lock for long.
 BATCH = 500
+DEADLOCK_RETRIES = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,13 +35,36 @@ class PurgeResult:
 
 
 def purge(db: Database, *, batch: int = BATCH) -> PurgeResult:
-    """Remove soft-deleted sessions (with their messages) and the deleted messages of revived ones."""
+    """Remove soft-deleted sessions (with their messages) and the deleted messages of revived ones.
+
+    Each batch locks its session rows first, in id order, as every other writer does (appends upsert
+    the session, the enrichment jobs lock theirs first): with one lock order there is no deadlock with
+    the workers. Should PostgreSQL still pick a batch as a deadlock victim, the batch (a transaction of
+    its own, rolled back whole) runs again.
+    """
     removed_sessions = removed_messages = 0
     for work in (_DELETED_SESSIONS, _BELOW_FLOORS):
-        while (done := db.write_plan(_purge_batch(work, batch))) is not None:
+
+        def one_batch(work: _Pass = work) -> PurgeResult | None:
+            return db.write_plan(_purge_batch(work, batch))
+
+        while (done := _retrying(one_batch)) is not None:
             removed_sessions += done.sessions
             removed_messages += done.messages
     return PurgeResult(sessions=removed_sessions, messages=removed_messages)
+
+
+def _retrying(run: Callable[[], T]) -> T:
+    for attempt in range(DEADLOCK_RETRIES):
+        try:
+            return run()
+        except Exception as exc:
+            # SQLSTATE 40P01 (deadlock_detected) or 40001 (serialization_failure): nothing was written.
+            code = getattr(getattr(exc, "orig", exc), "sqlstate", None)
+            if code not in ("40P01", "40001") or attempt == DEADLOCK_RETRIES - 1:
+                raise
+            time.sleep(0.01 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +97,11 @@ _floor = sa.bindparam("floor", type_=sa.BigInteger)
 # The sessions are locked, so a concurrent revival waits for the purge's transaction and starts afresh.
 _DELETED_SESSIONS = _Pass(
     find=Prepared(
-        sa.select(sessions.c.id).where(DELETED_SESSION).limit(sa.bindparam("batch")).with_for_update()
+        sa.select(sessions.c.id)
+        .where(DELETED_SESSION)
+        .order_by(sessions.c.id)
+        .limit(sa.bindparam("batch"))
+        .with_for_update()
     ),
     count=Prepared(sa.select(sa.func.count()).where(messages.c.session_pk == _pk)),
     writes=(
@@ -85,6 +118,7 @@ _BELOW_FLOORS = _Pass(
     find=Prepared(
         sa.select(sessions.c.id, sessions.c.floor_seq)
         .where(above_floor(sessions.c.floor_seq, sessions.c.purged_seq))
+        .order_by(sessions.c.id)
         .limit(sa.bindparam("batch"))
         .with_for_update()
     ),

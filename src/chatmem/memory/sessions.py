@@ -10,21 +10,24 @@ import sqlalchemy as sa
 from chatmem.base import clock
 from chatmem.base.errors import AlreadyExistsError, BadRequestError, NotFoundError
 from chatmem.base.json import JsonObject
+from chatmem.base.validation import check_id, check_json
 from chatmem.memory.metadata import checked_patch, merge_patch
 from chatmem.memory.paging import PageRequest, creation_ordered, page_plan
 from chatmem.memory.records import Page
-from chatmem.memory.validation import check_id, check_json
 from chatmem.store.live import DELETED_SESSION, LIVE_SESSION, soft_delete
 from chatmem.store.prepared import Prepared, ReadPlan, WritePlan, statement, statement_alone, upsert
 from chatmem.store.records import SESSION_COLUMNS, SessionRecord
 from chatmem.store.tables import UTCDateTime, Uuid, sessions, users
+from chatmem.store.tenancy import TENANT, of_tenant
 
 _ts = sa.bindparam("ts", type_=UTCDateTime)
 _metadata = sa.bindparam("metadata", type_=sessions.c.metadata.type)
 # Share-locked (PostgreSQL) so that the user cannot be deleted before the session referring to it
 # commits; SQLite's single writer already serializes the two.
 _user_exists = Prepared(
-    sa.select(users.c.id).where(users.c.user_id == sa.bindparam("user_id")).with_for_update(read=True)
+    sa.select(users.c.id)
+    .where(of_tenant(users), users.c.user_id == sa.bindparam("user_id"))
+    .with_for_update(read=True)
 )
 
 
@@ -34,6 +37,7 @@ def _build_create(dialect_name: str) -> sa.Insert:
     user_id = sa.bindparam("user_id", type_=sa.Text)
     return (
         insert.values(
+            tenant_id=TENANT,
             session_id=sa.bindparam("session_id"),
             uuid=sa.bindparam("uuid", type_=Uuid),
             user_id=user_id,
@@ -42,7 +46,7 @@ def _build_create(dialect_name: str) -> sa.Insert:
             updated_at=_ts,
         )
         .on_conflict_do_update(
-            index_elements=[sessions.c.session_id],
+            index_elements=[sessions.c.tenant_id, sessions.c.session_id],
             set_={"user_id": user_id, "metadata": _metadata, "updated_at": _ts, "deleted_at": sa.null()},
             where=DELETED_SESSION,
         )
@@ -54,7 +58,7 @@ _create = Prepared(_build_create)
 
 
 def create_session_plan(
-    session_id: str, *, user_id: str | None = None, metadata: JsonObject | None = None
+    tenant_id: int, session_id: str, *, user_id: str | None = None, metadata: JsonObject | None = None
 ) -> WritePlan[SessionRecord]:
     """Create a session; a soft-deleted one with that id is revived with the given user and metadata.
 
@@ -64,37 +68,45 @@ def create_session_plan(
     if user_id is not None:
         check_id("user_id", user_id)
     check_json("metadata", metadata)
-    return _create_new(session_id, user_id, metadata)
+    return _create_new(tenant_id, session_id, user_id, metadata)
 
 
 def _create_new(
-    session_id: str, user_id: str | None, metadata: JsonObject | None
+    tenant_id: int, session_id: str, user_id: str | None, metadata: JsonObject | None
 ) -> WritePlan[SessionRecord]:
-    created = yield from _create_or_revive(session_id, user_id, metadata)
+    created = yield from _create_or_revive(tenant_id, session_id, user_id, metadata)
     if created is None:
         raise AlreadyExistsError(f"session already exists with session_id: {session_id}")
     return created
 
 
 def _create_or_revive(
-    session_id: str, user_id: str | None, metadata: JsonObject | None
+    tenant_id: int, session_id: str, user_id: str | None, metadata: JsonObject | None
 ) -> WritePlan[SessionRecord | None]:
     """The new or revived session; None when a live one has that id."""
-    if user_id is not None and not (yield statement(_user_exists, user_id=user_id)):
+    if user_id is not None and not (yield statement(_user_exists, tenant_id=tenant_id, user_id=user_id)):
         raise BadRequestError(f"user does not exist with user_id: {user_id}")
     rows = yield statement(
-        _create, session_id=session_id, uuid=uuid.uuid4(), user_id=user_id, metadata=metadata, ts=clock.now()
+        _create,
+        tenant_id=tenant_id,
+        session_id=session_id,
+        uuid=uuid.uuid4(),
+        user_id=user_id,
+        metadata=metadata,
+        ts=clock.now(),
     )
     return SessionRecord(*rows[0]) if rows else None
 
 
 _get_live = Prepared(
-    sa.select(*SESSION_COLUMNS).where(sessions.c.session_id == sa.bindparam("session_id"), LIVE_SESSION)
+    sa.select(*SESSION_COLUMNS).where(
+        of_tenant(sessions), sessions.c.session_id == sa.bindparam("session_id"), LIVE_SESSION
+    )
 )
 
 
-def get_session_plan(session_id: str) -> ReadPlan[SessionRecord]:
-    rows = yield statement(_get_live, session_id=session_id)
+def get_session_plan(tenant_id: int, session_id: str) -> ReadPlan[SessionRecord]:
+    rows = yield statement(_get_live, tenant_id=tenant_id, session_id=session_id)
     if not rows:
         raise NotFoundError("session not found")
     return SessionRecord(*rows[0])
@@ -102,7 +114,7 @@ def get_session_plan(session_id: str) -> ReadPlan[SessionRecord]:
 
 _lock_live = Prepared(
     sa.select(sessions.c.id, sessions.c.metadata)
-    .where(sessions.c.session_id == sa.bindparam("session_id"), LIVE_SESSION)
+    .where(of_tenant(sessions), sessions.c.session_id == sa.bindparam("session_id"), LIVE_SESSION)
     .with_for_update()
 )
 _touch = Prepared(
@@ -119,17 +131,19 @@ _set_metadata = Prepared(
 )
 
 
-def update_session_plan(session_id: str, metadata: JsonObject | None) -> WritePlan[SessionRecord]:
+def update_session_plan(
+    tenant_id: int, session_id: str, metadata: JsonObject | None
+) -> WritePlan[SessionRecord]:
     """Merge ``metadata`` into the session's (RFC 7396; the ``system`` key is not writable here).
 
     The row lock (PostgreSQL) or the single writer (SQLite) makes concurrent merges serialize, so no
     writer's keys are lost. Bad input is refused here, before any transaction starts.
     """
-    return _merge(session_id, checked_patch(metadata, privileged=False))
+    return _merge(tenant_id, session_id, checked_patch(metadata, privileged=False))
 
 
-def _merge(session_id: str, patch: JsonObject | None) -> WritePlan[SessionRecord]:
-    locked = yield statement(_lock_live, session_id=session_id)
+def _merge(tenant_id: int, session_id: str, patch: JsonObject | None) -> WritePlan[SessionRecord]:
+    locked = yield statement(_lock_live, tenant_id=tenant_id, session_id=session_id)
     if not locked:
         raise NotFoundError("session not found")
     return (yield from _merged(locked[0], patch))
@@ -147,7 +161,7 @@ def _merged(locked: tuple[Any, ...], patch: JsonObject | None) -> WritePlan[Sess
 
 
 def update_or_create_session_plan(
-    session_id: str, metadata: JsonObject | None, *, user_id: str | None = None
+    tenant_id: int, session_id: str, metadata: JsonObject | None, *, user_id: str | None = None
 ) -> WritePlan[SessionRecord]:
     """Merge into the live session, or create it (as a new message would) when there is none.
 
@@ -155,22 +169,24 @@ def update_or_create_session_plan(
     applies when the session is created.
     """
     check_id("session_id", session_id)
-    return _update_or_create(session_id, checked_patch(metadata, privileged=False), user_id)
+    return _update_or_create(tenant_id, session_id, checked_patch(metadata, privileged=False), user_id)
 
 
 def _update_or_create(
-    session_id: str, patch: JsonObject | None, user_id: str | None
+    tenant_id: int, session_id: str, patch: JsonObject | None, user_id: str | None
 ) -> WritePlan[SessionRecord]:
-    locked = yield statement(_lock_live, session_id=session_id)
+    locked = yield statement(_lock_live, tenant_id=tenant_id, session_id=session_id)
     if not locked:
         if user_id is not None:
             check_id("user_id", user_id)
-        created = yield from _create_or_revive(session_id, user_id, merge_patch({}, patch) if patch else None)
+        created = yield from _create_or_revive(
+            tenant_id, session_id, user_id, merge_patch({}, patch) if patch else None
+        )
         if created is not None:
             return created
         # Another writer created it since our lookup (PostgreSQL; the insert waited for its commit):
         # merge into theirs.
-        locked = yield statement(_lock_live, session_id=session_id)
+        locked = yield statement(_lock_live, tenant_id=tenant_id, session_id=session_id)
         if not locked:
             raise NotFoundError("session not found")
     return (yield from _merged(locked[0], patch))
@@ -178,26 +194,33 @@ def _update_or_create(
 
 _soft_delete = Prepared(
     sa.update(sessions)
-    .where(sessions.c.session_id == sa.bindparam("session_id"), LIVE_SESSION)
+    .where(of_tenant(sessions), sessions.c.session_id == sa.bindparam("session_id"), LIVE_SESSION)
     .values(soft_delete(_ts))
     .returning(sessions.c.id)
 )
 
 
-def delete_session_plan(session_id: str) -> WritePlan[None]:
+def delete_session_plan(tenant_id: int, session_id: str) -> WritePlan[None]:
     """Soft-delete the session and everything in it; an unknown or deleted session is NotFound."""
-    if not (yield statement_alone(_soft_delete, session_id=session_id, ts=clock.now())):
+    if not (yield statement_alone(_soft_delete, tenant_id=tenant_id, session_id=session_id, ts=clock.now())):
         raise NotFoundError("session not found")
 
 
-_list_live = creation_ordered(SESSION_COLUMNS, sessions.c.id, LIVE_SESSION)
+_list_live = creation_ordered(SESSION_COLUMNS, sessions.c.id, of_tenant(sessions), LIVE_SESSION)
 _list_live_of_user = creation_ordered(
-    SESSION_COLUMNS, sessions.c.id, LIVE_SESSION, sessions.c.user_id == sa.bindparam("user_id")
+    SESSION_COLUMNS,
+    sessions.c.id,
+    of_tenant(sessions),
+    LIVE_SESSION,
+    sessions.c.user_id == sa.bindparam("user_id"),
 )
 
 
-def list_sessions_plan(page: PageRequest, *, user_id: str | None = None) -> ReadPlan[Page[SessionRecord]]:
-    """Live sessions in creation order (optionally one user's), paged by offset or keyset."""
+def list_sessions_plan(
+    tenant_id: int, page: PageRequest, *, user_id: str | None = None
+) -> ReadPlan[Page[SessionRecord]]:
+    """Live sessions of the tenant in creation order (optionally one user's), paged by offset or keyset.
+    A keyset cursor is only a position: whatever it says, only the tenant's rows come back."""
     if user_id is None:
-        return page_plan(_list_live, page, SessionRecord)
-    return page_plan(_list_live_of_user, page, SessionRecord, user_id=user_id)
+        return page_plan(_list_live, page, SessionRecord, tenant_id=tenant_id)
+    return page_plan(_list_live_of_user, page, SessionRecord, tenant_id=tenant_id, user_id=user_id)

@@ -24,6 +24,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from chatmem.base.errors import BadRequestError
+from chatmem.base.validation import check_number, check_text
+
+# Bounds that keep a path cheap to parse, to plan and to evaluate on both databases: PostgreSQL
+# refuses a subscript past 2**31 and numbers it cannot hold, and deep nesting costs stack everywhere.
+MAX_PATH_CHARS = 2000
+MAX_NESTING = 32
+MAX_SUBSCRIPT = 2**31 - 1
 
 # --- AST ------------------------------------------------------------------------------------------
 
@@ -147,6 +154,7 @@ class _Parser:
     def __init__(self, text: str) -> None:
         self.toks = _tokens(text)
         self.pos = 0
+        self.depth = 0
 
     def peek(self, offset: int = 0) -> _Tok | None:
         index = self.pos + offset
@@ -219,14 +227,20 @@ class _Parser:
             return AnyIndex()
         if tok.kind == "number" and re.fullmatch(r"\d+", tok.text):
             self.take("]")
+            if len(tok.text) > 10 or int(tok.text) > MAX_SUBSCRIPT:
+                raise _unsupported(f"array subscript above {MAX_SUBSCRIPT}")
             return Index(int(tok.text))
         raise _unsupported(f"array subscript [{tok.text}...] (only [*] and [n] are supported)")
 
     def disjunction(self) -> Predicate:
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise _unsupported(f"filters nested deeper than {MAX_NESTING} levels")
         parts = [self.conjunction()]
         while self.at("||"):
             self.take()
             parts.append(self.conjunction())
+        self.depth -= 1
         return parts[0] if len(parts) == 1 else BoolOp("||", tuple(parts))
 
     def conjunction(self) -> Predicate:
@@ -283,8 +297,15 @@ class _Parser:
         if tok.kind == "string":
             return Literal(_string(tok.text))
         if tok.kind == "number":
-            number = float(tok.text)
-            return Literal(int(number) if re.fullmatch(r"-?\d+", tok.text) else number)
+            if re.fullmatch(r"-?\d{1,20}", tok.text):
+                number: int | float = int(tok.text)
+            else:
+                number = float(tok.text)
+            try:
+                check_number("a jsonpath literal", number)
+            except BadRequestError as exc:
+                raise _unsupported(exc.message) from None
+            return Literal(number)
         if tok.kind == "word" and tok.text in ("true", "false", "null"):
             return Literal({"true": True, "false": False, "null": None}[tok.text])
         raise _unsupported(f"unexpected {tok.text!r} in a filter")
@@ -296,7 +317,10 @@ def _string(token: str) -> str:
     except ValueError:
         raise _unsupported(f"bad string literal {token}") from None
     assert isinstance(value, str)
-    return value
+    try:
+        return check_text("a jsonpath string", value)
+    except BadRequestError as exc:
+        raise _unsupported(exc.message) from None
 
 
 @functools.lru_cache(maxsize=512)
@@ -304,6 +328,8 @@ def parse(text: str) -> Path:
     """Parse a Zep ``where.jsonpath``. Single quotes become double quotes first, as Zep did."""
     if not isinstance(text, str) or not text.strip():
         raise BadRequestError("jsonpath must be a non-empty string")
+    if len(text) > MAX_PATH_CHARS:
+        raise BadRequestError(f"jsonpath is longer than {MAX_PATH_CHARS} characters")
     return _Parser(text.replace("'", '"')).parse()
 
 

@@ -120,13 +120,21 @@ def parse_filters(metadata: Any) -> Filters:
     if not isinstance(metadata, dict):
         raise BadRequestError("metadata must be an object")
     keys = {str(key).lower(): value for key, value in metadata.items()}
-    where = _condition(keys["where"]) if keys.get("where") is not None else None
+    budget = [MAX_CONDITIONS]
+    where = _condition(keys["where"], budget) if keys.get("where") is not None else None
     return Filters(
         where, _date("start_date", keys.get("start_date")), _date("end_date", keys.get("end_date"))
     )
 
 
-def _condition(node: Any) -> Condition | None:
+# Conditions (jsonpath, and, or) one filter may hold: each becomes SQL for the database to plan.
+MAX_CONDITIONS = 100
+
+
+def _condition(node: Any, budget: list[int]) -> Condition | None:
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise BadRequestError(f"where holds more than {MAX_CONDITIONS} conditions")
     if not isinstance(node, dict):
         raise BadRequestError("where must be an object with jsonpath, and, or")
     keys = {str(key).lower(): value for key, value in node.items()}
@@ -144,7 +152,7 @@ def _condition(node: Any) -> Condition | None:
             continue
         if not isinstance(keys[key], list):
             raise BadRequestError(f"where.{key} must be a list")
-        children = [child for child in (_condition(item) for item in keys[key]) if child is not None]
+        children = [child for child in (_condition(item, budget) for item in keys[key]) if child is not None]
         if children:
             parts.append(group(tuple(children)))
     if not parts:
@@ -159,6 +167,10 @@ def _date(name: str, value: Any) -> dt.datetime | None:
         raise BadRequestError(f"{name} must be an ISO-8601 date or time")
     try:
         parsed = dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise BadRequestError(f"{name} must be an ISO-8601 date or time, got {value!r}") from None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.UTC)
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=dt.UTC)
+        # Both databases compare in UTC; a date whose UTC time is outside years 1..9999 has none.
+        parsed.astimezone(dt.UTC)
+    except (ValueError, OverflowError):
+        raise BadRequestError(f"{name} must be an ISO-8601 date or time in years 1 to 9999") from None
+    return parsed

@@ -83,11 +83,11 @@ class Searcher:
         with self.db.read() as conn:
             return bool(conn.exec_driver_sql("SELECT to_regclass('message_vectors') IS NOT NULL").scalar())
 
-    def search_session(self, session_id: str, query: SearchQuery) -> list[Hit]:
-        return self._search(Within(session_id=session_id), query)
+    def search_session(self, tenant_id: int, session_id: str, query: SearchQuery) -> list[Hit]:
+        return self._search(Within(tenant_id, session_id=session_id), query)
 
-    def search_user(self, user_id: str, query: SearchQuery) -> list[Hit]:
-        return self._search(Within(user_id=user_id), query)
+    def search_user(self, tenant_id: int, user_id: str, query: SearchQuery) -> list[Hit]:
+        return self._search(Within(tenant_id, user_id=user_id), query)
 
     def _query_vector(self, query: SearchQuery) -> tuple[FloatArray, str] | None:
         if not query.text or query.type is SearchType.TEXT:

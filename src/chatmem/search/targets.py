@@ -84,8 +84,9 @@ HNSW_DIMENSIONS = frozenset({384, 1536})
 
 @dataclass(frozen=True, slots=True)
 class Within:
-    """One session (by its id), or every session of one user."""
+    """One session (by its id), or every session of one user, of one tenant."""
 
+    tenant_id: int
     session_id: str | None = None
     user_id: str | None = None
 
@@ -122,7 +123,9 @@ class LiveScope:
         if single is not None:
             return query.where(pk == single[0], above_floor(key, single[1]))
         return query.join_from(table, sessions, sessions.c.id == pk).where(
-            sessions.c.user_id == self.within.user_id, live(key)
+            sessions.c.tenant_id == self.within.tenant_id,
+            sessions.c.user_id == self.within.user_id,
+            live(key),
         )
 
 
@@ -141,7 +144,7 @@ def resolve(conn: sa.Connection, within: Within) -> LiveScope | None:
     """The live sessions of the scope, or None when there are none (an unknown session or user)."""
     query = sa.select(
         sessions.c.id, sessions.c.floor_seq, sessions.c.message_count, sessions.c.vectors_version
-    ).where(LIVE_SESSION)
+    ).where(sessions.c.tenant_id == within.tenant_id, LIVE_SESSION)
     if within.session_id is not None:
         query = query.where(sessions.c.session_id == within.session_id)
     else:

@@ -2,24 +2,34 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp
 
 from chatmem.config import Settings, get_settings
 from chatmem.enrich.worker import WorkerPool
 from chatmem.search.service import Searcher
 from chatmem.search.vectors import single_threaded_blas
+from chatmem.server import access_log as access
+from chatmem.server import guard
+from chatmem.server.auth import Authenticator, AuthMiddleware
+from chatmem.server.docs import install_docs
 from chatmem.server.errors import install_error_handlers
 from chatmem.server.fast_routes import FastRoutes
+from chatmem.server.metrics_export import PoolSampler
 from chatmem.server.middleware import ZepTransportMiddleware
+from chatmem.server.observe import ObserveMiddleware, record_route
+from chatmem.server.openapi import install_openapi
 from chatmem.server.purger import PeriodicPurge
 from chatmem.server.responses import JSON
+from chatmem.server.routes import admin, health, memory, messages, metrics, search, sessions, users
 from chatmem.server.routes import enrichment as enrichment_routes
-from chatmem.server.routes import health, memory, messages, search, sessions, users
+from chatmem.server.shutdown import Deadline, on_terminate
 from chatmem.store import Database
 from chatmem.version import __version__
 
@@ -44,6 +54,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     database = db or Database(settings.resolved_database_url(), pool_size=settings.db_pool_size)
     # One per app: it holds the query embedder and the in-memory vectors of exact search.
     searcher = Searcher(database, settings)
+    access_log = None
+    if settings.access_log and logging.getLogger(access.LOGGER).isEnabledFor(logging.INFO):
+        access_log = access.AccessLog(json=settings.log_format == "json")
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -54,19 +67,62 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         purger.start()
         enrichment = WorkerPool(database, settings, settings.enrich_workers)
         enrichment.start()
+        sampler = PoolSampler(database)
+        if settings.metrics:
+            sampler.start()
+        deadline = Deadline(settings.shutdown_grace_seconds)
+
+        def terminating() -> None:
+            deadline.start()
+            enrichment.drain()
+
+        on_terminate(terminating)
         try:
             yield
         finally:
-            enrichment.stop()
+            if authenticator is not None:
+                await authenticator.flush_last_used()
+            enrichment.stop(timeout=deadline.remaining())
             purger.stop()
+            sampler.stop()
+            if access_log is not None:
+                access_log.flush()
             # The async read pool lives on this server's event loop, whoever owns the database.
             await database.aclose()
             if owns_db:
                 database.dispose()
 
+    authenticator = (
+        Authenticator(database, jwt_secret=settings.auth_jwt_secret.get_secret_value())
+        if settings.auth_on
+        else None
+    )
+
     def transport(inner: ASGIApp) -> ASGIApp:
         fast = FastRoutes(database, settings) if settings.fast_path else None
-        return ZepTransportMiddleware(inner, max_body_size=settings.max_request_size, fast=fast)
+        # Auth in front of the fast path, so no request reaches a route unauthenticated.
+        outer: ASGIApp = AuthMiddleware(
+            ZepTransportMiddleware(
+                record_route(inner),
+                max_body_size=settings.max_request_size,
+                fast=fast,
+                allowed_hosts=guard.allowed_hosts(settings.allowed_hosts, settings.host),
+                body_timeout=settings.body_timeout_seconds,
+            ),
+            authenticator,
+            metrics_public=settings.metrics_public,
+        )
+        origins = settings.cors_origin_list()
+        if origins:
+            outer = CORSMiddleware(
+                outer,
+                allow_origins=origins,
+                allow_methods=["GET", "POST", "PATCH", "DELETE"],
+                allow_headers=["Authorization", "Content-Type"],
+                expose_headers=["X-Next-Cursor", "Link", "X-Zep-Version", "X-Request-Id"],
+            )
+        # Outermost: every request gets its id, its metrics and its access line, refused ones too.
+        return ObserveMiddleware(outer, metrics=settings.metrics, access_log=access_log)
 
     app = ChatmemApp(
         transport=transport,
@@ -75,14 +131,19 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         description="Long-term memory for LLM chat applications, speaking the Zep 0.x REST API.",
         default_response_class=JSON,
         redirect_slashes=False,
-        # Zep parsed JSON bodies whatever the Content-Type; so do we when none is sent.
-        strict_content_type=False,
+        # Writes without a JSON Content-Type never get here: the transport middleware answers 415.
+        strict_content_type=True,
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.db = database
     app.state.searcher = searcher
     install_error_handlers(app)
-    for module in (health, sessions, memory, messages, users, enrichment_routes, search):
+    if settings.api_docs:
+        install_docs(app)
+    for module in (health, metrics, sessions, memory, messages, users, enrichment_routes, search, admin):
         app.include_router(module.router)
+    install_openapi(app, settings)
     return app

@@ -8,11 +8,14 @@ import sqlite3
 import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import OperationalError as SQLAlchemyOperationalError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from chatmem.base.errors import BadRequestError, ChatmemError, NotFoundError
+from chatmem.base.errors import BadRequestError, ChatmemError, ForbiddenError, NotFoundError
+from chatmem.server.guard import ForbiddenHostError, UnsupportedMediaTypeError
 from chatmem.server.responses import error
 
 log = logging.getLogger("chatmem.server")
@@ -34,11 +37,32 @@ def _validation_message(exc: RequestValidationError) -> str:
 
 
 _DATABASE_UNAVAILABLE = (psycopg.OperationalError, sqlite3.OperationalError, SQLAlchemyOperationalError)
+# What the database says when a statement, not the database, is the problem: a value out of range, a
+# query too large to plan. Retrying cannot help, so these are 400s, never 503s. The input checks
+# refuse all of this first; this is the net under them.
+_PG_REFUSED_INPUT = (psycopg.errors.DataError, psycopg.errors.ProgramLimitExceeded)
+_SQLITE_REFUSED_INPUT = ("too big", "too large", "too many", "stack overflow", "too deep", "out of range")
+
+
+def _refused_input(exc: Exception) -> bool:
+    cause = exc.orig if isinstance(exc, DBAPIError) else exc
+    if isinstance(cause, _PG_REFUSED_INPUT):
+        return True
+    if isinstance(cause, sqlite3.Error):
+        text = str(cause).lower()
+        return any(marker in text for marker in _SQLITE_REFUSED_INPUT)
+    return False
 
 
 def _domain_error(exc: ChatmemError) -> Response:
     if isinstance(exc, NotFoundError):
         return error(404, exc.message)
+    if isinstance(exc, ForbiddenError):
+        return error(403, exc.message)
+    if isinstance(exc, UnsupportedMediaTypeError):
+        return error(415, exc.message)
+    if isinstance(exc, ForbiddenHostError):
+        return error(400, exc.message)
     if isinstance(exc, BadRequestError):
         return error(400, f"bad request: {exc.message}")
     return error(400, exc.message)
@@ -49,6 +73,9 @@ def error_response(exc: Exception, method: str, path: str) -> Response:
     (``chatmem.server.fast_routes``), which runs outside them, both answer with this."""
     if isinstance(exc, ChatmemError):
         return _domain_error(exc)
+    if _refused_input(exc):
+        log.info("the database refused a value on %s %s: %s", method, path, type(exc).__name__)
+        return error(400, "bad request: a value is out of the range the database can store")
     if isinstance(exc, _DATABASE_UNAVAILABLE):
         return _unavailable(exc, method, path)
     log.error("unhandled error on %s %s", method, path, exc_info=exc)
@@ -56,7 +83,10 @@ def error_response(exc: Exception, method: str, path: str) -> Response:
 
 
 def _unavailable(exc: Exception, method: str, path: str) -> Response:
-    log.warning("database unavailable on %s %s: %s", method, path, exc)
+    # The exception's text, not its statement and parameters (message content): str() of a SQLAlchemy
+    # error carries both.
+    cause = exc.orig if isinstance(exc, DBAPIError) else exc
+    log.warning("database unavailable on %s %s: %s", method, path, cause)
     return error(503, "the database is unavailable; retry the request")
 
 
@@ -82,3 +112,34 @@ def install_error_handlers(app: FastAPI) -> None:
         app.add_exception_handler(operational, _mapped)
 
     app.add_exception_handler(Exception, _mapped)
+    app.add_middleware(AnswerEveryError)
+
+
+class AnswerEveryError:
+    """Turns an exception no handler took into its response, inside Starlette's ServerErrorMiddleware.
+
+    That middleware answers such an exception too, but then re-raises it to the server, which closes
+    the client's keep-alive connection: a client that sent one bad request would lose the connection
+    its other requests were queued on."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started:
+                raise
+            await error_response(exc, scope["method"], scope["path"])(scope, receive, send)

@@ -7,17 +7,21 @@ parsed ``dict``, the endpoint wrapper) they cost about as much CPU as their data
 middleware offers every request to ``FastRoutes`` first; it answers these two on the code the routes use
 (the ``AddMemoryRequest`` model, here parsed straight from the JSON bytes, the same plans, the same JSON).
 
-A request it does not accept as it is (a body that is not valid JSON or fails validation, a bad
-``lastn``, input the memory layer refuses) goes on to the FastAPI route, which answers it with the
-error it gives everywhere else: those checks all run before the database is touched, so nothing is
-written twice. Errors while the database works are mapped as the app's exception handlers map them.
+The body arrives parsed and checked by the transport middleware (``chatmem.server.guard``), the one
+check of JSON on the way in for both paths. A request it does not accept as it is (a body that fails
+validation, a bad ``lastn``, input the memory layer refuses) goes on to the FastAPI route, which
+answers it with the error it gives everywhere else: those checks all run before the database is
+touched, so nothing is written twice. Errors while the database works are mapped as the app's
+exception handlers map them.
 """
 
 from __future__ import annotations
 
 import re
+from typing import Any
 from urllib.parse import parse_qsl, unquote
 
+import anyio.to_thread
 from pydantic import ValidationError
 from starlette.responses import Response
 from starlette.types import Message, Scope, Send
@@ -26,8 +30,11 @@ from chatmem.base.errors import ChatmemError
 from chatmem.config import Settings
 from chatmem.memory import messages
 from chatmem.models import AddMemoryRequest
+from chatmem.server.auth import principal_of
 from chatmem.server.errors import error_response
-from chatmem.server.params import parse_int
+from chatmem.server.guard import OFF_LOOP_BODY_BYTES
+from chatmem.server.observe import request_context
+from chatmem.server.params import parse_lastn
 from chatmem.server.responses import JSON, ok
 from chatmem.server.wire import memory_json, new_messages
 from chatmem.store import Database
@@ -35,6 +42,8 @@ from chatmem.store.prepared import WritePlan
 
 # The path as the transport middleware leaves it: one segment per id, ``%2F``/``%25`` still encoded.
 _MEMORY_PATH = re.compile(r"/api/v1/sessions/([^/]+)/memory")
+# Its template, as the FastAPI route declares it (metrics and logs name routes by template).
+MEMORY_ROUTE = "/api/v1/sessions/{session_id}/memory"
 
 
 async def _no_body() -> Message:
@@ -45,6 +54,7 @@ class FastRoutes:
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
         self.window = settings.message_window
+        self.max_lastn = settings.max_lastn
 
     async def __call__(self, scope: Scope, body: bytes, send: Send) -> bool:
         """Answer the request if it is one of the two routes and well-formed; False: the app must."""
@@ -54,17 +64,27 @@ class FastRoutes:
         match = _MEMORY_PATH.fullmatch(scope["path"])
         if match is None:
             return False
+        context = request_context(scope)
+        if context is not None:
+            context.route = MEMORY_ROUTE
         session_id = unquote(match[1])
+        # Set by the auth layer in front (server/auth.py); the default tenant when auth is off.
+        tenant_id = principal_of(scope).tenant_id
         try:
             # Each of these refuses bad input before any statement runs.
             if method == "POST":
-                new = new_messages(AddMemoryRequest.model_validate_json(body))
-                write: WritePlan[None] = messages.add_messages_plan(self.db.dialect_name, session_id, new)
+                parsed = scope.get("chatmem.json")
+                if parsed is None:
+                    return False
+                if len(body) > OFF_LOOP_BODY_BYTES:
+                    write = await anyio.to_thread.run_sync(self._append_plan, tenant_id, session_id, parsed)
+                else:
+                    write = self._append_plan(tenant_id, session_id, parsed)
             else:
                 lastn = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), True)).get("lastn")
-                count = parse_int("lastn", lastn, minimum=0) or None
+                count = parse_lastn(lastn, self.max_lastn)
                 read = messages.recent_messages_plan(
-                    self.db.dialect_name, session_id, window=self.window, lastn=count
+                    self.db.dialect_name, tenant_id, session_id, window=self.window, lastn=count
                 )
         except (ValidationError, ChatmemError, UnicodeError, ValueError):
             return False
@@ -73,8 +93,13 @@ class FastRoutes:
                 await self.db.awrite_plan(write)
                 response: Response = ok()
             else:
-                response = JSON(memory_json(await self.db.aread_plan(read)))
+                memory = await self.db.aread_plan(read, rows=count or self.window)
+                response = JSON(memory_json(memory))
         except Exception as exc:
             response = error_response(exc, method, scope["path"])
         await response(scope, _no_body, send)
         return True
+
+    def _append_plan(self, tenant_id: int, session_id: str, parsed: Any) -> WritePlan[None]:
+        new = new_messages(AddMemoryRequest.model_validate(parsed))
+        return messages.add_messages_plan(self.db.dialect_name, tenant_id, session_id, new)

@@ -4,7 +4,10 @@
 - The route path is rebuilt from the raw, percent-encoded path so that an encoded ``/`` (``%2F``)
   inside a session or user id stays inside its path segment (the ``id`` convertor decodes it).
 - A trailing slash reaches the same handler (no redirect: the SDKs do not follow redirects).
-- Request bodies over the configured size get 413 before any handler runs.
+- Request bodies over the configured size get 413 before any handler runs, and a body that does not
+  arrive within ``body_timeout`` seconds gets 408.
+- ``chatmem.server.guard`` checks Host, path, Content-Type and the JSON body of every request (400,
+  415) before any handler runs; the parsed body rides along in ``scope["chatmem.json"]``.
 - A request goes to ``fast`` first (``chatmem.server.fast_routes``), then to the app if ``fast`` did
   not answer it.
 """
@@ -14,8 +17,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from urllib.parse import unquote
 
+import anyio
+import anyio.to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from chatmem.base.errors import ChatmemError
+from chatmem.server import guard
+from chatmem.server.errors import error_response
 from chatmem.server.responses import error
 from chatmem.version import ZEP_VERSION_HEADER
 
@@ -36,35 +44,72 @@ FastPath = Callable[[Scope, bytes, Send], Awaitable[bool]]
 
 
 class ZepTransportMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_size: int, fast: FastPath | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_size: int,
+        fast: FastPath | None = None,
+        allowed_hosts: frozenset[str] = frozenset({"*"}),
+        body_timeout: float = 30,
+    ) -> None:
         self.app = app
         self.max_body_size = max_body_size
         self.fast = fast
+        self.allowed_hosts = allowed_hosts
+        self.body_timeout = body_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        raw_path = scope.get("raw_path")
-        if raw_path is not None:
-            scope = dict(scope)
-            scope["path"] = route_path(raw_path)
 
         async def send_with_version(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message["headers"] = [*message.get("headers", ()), _VERSION_HEADER]
             await send(message)
 
+        raw_path = scope.get("raw_path")
+        headers = scope.get("headers", ())
+        try:
+            guard.check_host(headers, self.allowed_hosts)
+            if raw_path is not None:
+                guard.check_path(raw_path)
+            if scope["method"] in guard.WRITE_METHODS:
+                guard.check_content_type(headers)
+        except ChatmemError as exc:
+            await self._refuse(exc, scope, receive, send_with_version)
+            return
+        if raw_path is not None:
+            scope = dict(scope)
+            scope["path"] = route_path(raw_path)
+
         if scope["method"] in ("GET", "HEAD", "DELETE", "OPTIONS"):
             if self.fast is None or not await self.fast(scope, b"", send_with_version):
                 await self.app(scope, receive, send_with_version)
             return
 
-        body = await self._read_body(receive)
+        with anyio.move_on_after(self.body_timeout) as timer:
+            body = await self._read_body(receive)
+        if timer.cancelled_caught:
+            response = error(408, f"the request body did not arrive within {self.body_timeout:g} s")
+            response.headers["Connection"] = "close"
+            await response(scope, receive, send_with_version)
+            return
         if body is None:
             response = error(413, f"request body too large: the limit is {self.max_body_size} bytes")
             await response(scope, receive, send_with_version)
             return
+        try:
+            if len(body) > guard.OFF_LOOP_BODY_BYTES:
+                parsed = await anyio.to_thread.run_sync(guard.check_body, body)
+            else:
+                parsed = guard.check_body(body)
+        except ChatmemError as exc:
+            await self._refuse(exc, scope, receive, send_with_version)
+            return
+        scope = dict(scope)
+        scope["chatmem.json"] = parsed
 
         if self.fast is not None and await self.fast(scope, body, send_with_version):
             return
@@ -79,6 +124,10 @@ class ZepTransportMiddleware:
             return await receive()
 
         await self.app(scope, replay, send_with_version)
+
+    @staticmethod
+    async def _refuse(exc: ChatmemError, scope: Scope, receive: Receive, send: Send) -> None:
+        await error_response(exc, scope["method"], scope.get("path", ""))(scope, receive, send)
 
     async def _read_body(self, receive: Receive) -> bytes | None:
         """The whole body, or None as soon as it exceeds the limit."""

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from urllib.parse import quote, unquote
 
 from starlette.convertors import Convertor, register_url_convertor
 
 from chatmem.base.errors import BadRequestError
+from chatmem.base.validation import MAX_INT
 
 
 class IdConvertor(Convertor[str]):
@@ -29,16 +31,23 @@ class IdConvertor(Convertor[str]):
 
 register_url_convertor("id", IdConvertor())
 
+_INTEGER = re.compile(r"-?[0-9]{1,19}")
 
-def parse_int(name: str, raw: str | None, *, minimum: int | None = None) -> int | None:
+
+def parse_int(
+    name: str, raw: str | None, *, minimum: int | None = None, maximum: int = MAX_INT
+) -> int | None:
+    """An integer query value; outside ``minimum..maximum`` (at most signed 64-bit) is a 400."""
     if raw is None or raw == "":
         return None
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadRequestError(f"{name} must be an integer, got {raw!r}") from None
+    # int() takes "1_000" and " 7 " and thousands of digits; a query value is plain ASCII digits.
+    if _INTEGER.fullmatch(raw) is None:
+        raise BadRequestError(f"{name} must be an integer, got {raw[:40]!r}")
+    value = int(raw)
     if minimum is not None and value < minimum:
         raise BadRequestError(f"{name} must be at least {minimum}, got {value}")
+    if value > maximum:
+        raise BadRequestError(f"{name} must be at most {maximum}, got {value}")
     return value
 
 
@@ -64,6 +73,14 @@ def decode_keyset(token: str | None) -> int | None:
         text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
         if not text.startswith("k"):
             raise ValueError(text)
-        return int(text[1:])
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise BadRequestError(f"after must be a cursor returned by this server, got {token!r}") from None
+        position = parse_int("after", text[1:], minimum=0)
+        if position is None:
+            raise ValueError(text)
+        return position
+    except (ValueError, binascii.Error, UnicodeDecodeError, BadRequestError):
+        raise BadRequestError(f"after must be a cursor returned by this server, got {token[:40]!r}") from None
+
+
+def parse_lastn(raw: str | None, maximum: int) -> int | None:
+    """``lastn`` of GET memory: None or 0 is the window; above ``maximum`` (CHATMEM_MAX_LASTN) is a 400."""
+    return parse_int("lastn", raw, minimum=0, maximum=maximum) or None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from chatmem.base.metrics import PURGE_ROWS, PURGE_RUNS
 from chatmem.memory.purge import purge
 from chatmem.store import Database
 
@@ -29,9 +30,17 @@ class PeriodicPurge:
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
-            try:
-                result = purge(self.db)
-                if result.sessions or result.messages:
-                    log.info("purged %d sessions and %d messages", result.sessions, result.messages)
-            except Exception:  # a failed purge is retried next interval; the server keeps serving
-                log.exception("purge failed")
+            self.run_once()
+
+    def run_once(self) -> None:
+        try:
+            result = purge(self.db)
+        except Exception:  # a failed purge is retried next interval; the server keeps serving
+            PURGE_RUNS.labels("error").inc()
+            log.exception("purge failed")
+            return
+        PURGE_RUNS.labels("ok").inc()
+        PURGE_ROWS.labels("sessions").inc(result.sessions)
+        PURGE_ROWS.labels("messages").inc(result.messages)
+        if result.sessions or result.messages:
+            log.info("purged %d sessions and %d messages", result.sessions, result.messages)

@@ -98,7 +98,10 @@ def new_messages(body: AddMemoryRequest) -> list[NewMessage]:
     ]
 
 
-def status_json(status: QueueStatus) -> dict[str, object]:
+def status_json(status: QueueStatus, *, error_text: bool = False) -> dict[str, object]:
+    """The queue as JSON. A dead job's ``last_error`` is only the error's type (``OpenAIError``)
+    unless ``error_text``: the text can hold what an upstream LLM or database said, which is for the
+    operator's terminal (``chatmem queue status``), not for an HTTP route anyone can reach."""
     return {
         "depth": status.depth,
         "dead": status.dead,
@@ -112,9 +115,14 @@ def status_json(status: QueueStatus) -> dict[str, object]:
                 "seq_lo": job.seq_lo,
                 "seq_hi": job.seq_hi,
                 "attempts": job.attempts,
-                "last_error": job.last_error,
+                "last_error": job.last_error if error_text else _error_type(job.last_error),
                 "updated_at": job.updated_at,
             }
             for job in status.dead_jobs
         ],
     }
+
+
+def _error_type(error: str | None) -> str | None:
+    # Workers record "Type: text" (chatmem.enrich.worker).
+    return error.split(":", 1)[0] if error else error

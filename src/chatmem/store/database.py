@@ -48,6 +48,10 @@ from chatmem.store.prepared import (
 T = TypeVar("T")
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Reads of more rows than this run in the thread pool (``Database.aread_plan``).
+INLINE_ROWS = 100
+# Every engine is made with hide_parameters: a failed statement's exception (and so any log line or
+# traceback that shows it) names the statement but never its parameters, which hold message content.
 
 
 def normalize_url(url: str) -> sa.URL:
@@ -79,6 +83,7 @@ class Database:
             # No pool_pre_ping: it costs a round trip per request. A connection broken by a database
             # restart fails one request and is then discarded by the pool.
             options: dict[str, Any] = {
+                "hide_parameters": True,
                 "pool_size": pool_size,
                 "max_overflow": pool_size,
                 "json_serializer": json_text,
@@ -102,6 +107,7 @@ class Database:
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
             json_serializer=json_text,
             json_deserializer=orjson.loads,
+            hide_parameters=True,
         )
 
         @event.listens_for(engine, "connect")
@@ -190,14 +196,18 @@ class Database:
         with self.write_raw() as conn:
             return drive(plan, lambda step: run_step(conn, step), first)
 
-    async def aread_plan(self, plan: ReadPlan[T]) -> T:
+    async def aread_plan(self, plan: ReadPlan[T], *, rows: int = 0) -> T:
         """``read_plan`` without blocking the event loop and without a thread.
 
         SQLite runs the plan inline: a WAL read never waits for the writer, and handing it to a thread
         costs more than the read. PostgreSQL runs it on psycopg's async driver, on one pooled
         autocommit connection: no thread pool hop and no GIL hand-offs between request threads, which
         under concurrency cost more CPU per hot read than the SQL itself (CHANGELOG.md has the figures).
+        A plan that may read more than ``INLINE_ROWS`` rows (``rows``, its page size) runs in the thread
+        pool on either database instead: decoding 1,000 large messages would hold the loop for long.
         """
+        if rows > INLINE_ROWS:
+            return await anyio.to_thread.run_sync(self.read_plan, plan)
         if self.is_sqlite:
             return self.read_plan(plan)
         return await self._adrive(plan, transaction=False)
@@ -250,6 +260,26 @@ class Database:
         opening = self._async_pools.pop(asyncio.get_running_loop(), None)
         if opening is not None:
             await (await opening).close()
+
+    def pool_usage(self) -> list[tuple[str, int, int, int]]:
+        """``(pool, in use, idle, most)`` for each connection pool of this process (for metrics)."""
+        if self.is_sqlite:
+            engines = [("writer", self._writer, 1), ("reader", self._reader, self._pool_size)]
+        else:  # pool_size plus as many overflow connections
+            engines = [
+                ("sync", self._writer, 2 * self._pool_size),
+                ("autocommit", self._fast, 2 * self._pool_size),
+            ]
+        usage = [
+            (name, engine.pool.checkedout(), engine.pool.checkedin(), most)  # type: ignore[attr-defined]
+            for name, engine, most in engines
+        ]
+        for opening in list(self._async_pools.values()):
+            if opening.done() and not opening.cancelled() and opening.exception() is None:
+                stats = opening.result().get_stats()
+                size, idle = stats.get("pool_size", 0), stats.get("pool_available", 0)
+                usage.append(("async", size - idle, idle, self._pool_size))
+        return usage
 
     def insert(self, table: sa.Table) -> Any:
         """The dialect's INSERT, which knows ``on_conflict_do_update`` / ``on_conflict_do_nothing``."""

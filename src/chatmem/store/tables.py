@@ -1,7 +1,8 @@
 """The schema, as SQLAlchemy Core tables: one definition for SQLite and PostgreSQL.
 
-Every table and index leads with the session (or user) key so that a later shard-by-session layout
-(Citus) is configuration rather than a rewrite.
+Users and sessions belong to a tenant, which leads their unique keys and indexes; everything else hangs
+off a session's surrogate key (``session_pk``), unique across tenants, so a session's rows are
+reached only through a lookup already scoped by tenant. docs/security.md has the Citus plan.
 
 Soft delete of a session is O(1): the session row gets ``deleted_at`` and ``floor_seq = last_seq``.
 Messages are numbered per session (``seq``); a message is live only while ``seq > floor_seq`` of a live
@@ -71,6 +72,8 @@ users = sa.Table(
     "users",
     metadata_obj,
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    # Every row belongs to one tenant, which leads every unique key and hot index (docs/security.md).
+    sa.Column("tenant_id", sa.BigInteger, sa.ForeignKey("tenants.id"), nullable=False),
     sa.Column("user_id", sa.Text, nullable=False),
     sa.Column("uuid", Uuid, nullable=False),
     sa.Column("email", sa.Text),
@@ -79,7 +82,8 @@ users = sa.Table(
     sa.Column("metadata", Json),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
-    sa.UniqueConstraint("user_id"),
+    sa.UniqueConstraint("tenant_id", "user_id"),
+    sa.Index("ix_users_tenant_id_id", "tenant_id", "id"),
     # Never reuse an id: ids order rows by creation and back the keyset cursors.
     sqlite_autoincrement=True,
 )
@@ -88,9 +92,12 @@ sessions = sa.Table(
     "sessions",
     metadata_obj,
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("tenant_id", sa.BigInteger, sa.ForeignKey("tenants.id"), nullable=False),
     sa.Column("session_id", sa.Text, nullable=False),
     sa.Column("uuid", Uuid, nullable=False),
-    sa.Column("user_id", sa.Text, sa.ForeignKey("users.user_id", ondelete="SET NULL")),
+    # Deleting a user sets this to NULL itself (memory/users.py): a composite key cannot SET NULL one
+    # of its columns on PostgreSQL < 15 or SQLite.
+    sa.Column("user_id", sa.Text),
     sa.Column("metadata", Json),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
@@ -104,14 +111,16 @@ sessions = sa.Table(
     # Bumped in every transaction that writes this session's embeddings: exact search keeps the
     # session's vectors in memory (search/vector_cache.py) and reloads them when this changes.
     sa.Column("vectors_version", sa.BigInteger, nullable=False, server_default="0"),
-    sa.UniqueConstraint("session_id"),
+    sa.UniqueConstraint("tenant_id", "session_id"),
+    sa.ForeignKeyConstraint(["tenant_id", "user_id"], ["users.tenant_id", "users.user_id"]),
     sa.Index(
-        "ix_sessions_live_id",
+        "ix_sessions_live_tenant_id_id",
+        "tenant_id",
         "id",
         postgresql_where=sa.text("deleted_at IS NULL"),
         sqlite_where=sa.text("deleted_at IS NULL"),
     ),
-    sa.Index("ix_sessions_user_id_id", "user_id", "id"),
+    sa.Index("ix_sessions_tenant_id_user_id_id", "tenant_id", "user_id", "id"),
     sqlite_autoincrement=True,
 )
 
@@ -228,3 +237,47 @@ def include_name(name: str | None, type_: str, _parent_names: Any) -> bool:
     if type_ == "column":
         return name not in SEARCH_COLUMNS
     return True
+
+
+# --- Access (issue 11): tenants, API keys, and the revision that tells servers to drop cached keys. -----
+
+tenants = sa.Table(
+    "tenants",
+    metadata_obj,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    # A deleted tenant's keys stop working at once; creating the name again revives it, empty.
+    sa.Column("deleted_at", UTCDateTime),
+    sa.UniqueConstraint("name"),
+    sqlite_autoincrement=True,
+)
+# Migration 0006 creates this row; with auth off every request acts in it.
+DEFAULT_TENANT_ID = 1
+DEFAULT_TENANT = "default"
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata_obj,
+    # The public half of a key (``cmk_<id>_<secret>``): found before the tenant is known, so it leads.
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("tenant_id", sa.BigInteger, sa.ForeignKey("tenants.id"), nullable=False),
+    sa.Column("name", sa.Text),
+    sa.Column("role", sa.Text, nullable=False),
+    # SHA-256 of the whole key; the key itself is never stored.
+    sa.Column("secret_hash", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("revoked_at", UTCDateTime),
+    # Written in batches by the servers (server/auth.py), not on every request.
+    sa.Column("last_used_at", UTCDateTime),
+    sa.Index("ix_api_keys_tenant_id_created_at", "tenant_id", "created_at"),
+)
+
+# One row. Every change that must reach the servers' key caches (a revoked key, a deleted tenant)
+# bumps ``revision`` in its own transaction; each server polls it and drops its cache when it moved.
+auth_revision = sa.Table(
+    "auth_revision",
+    metadata_obj,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("revision", sa.BigInteger, nullable=False),
+)

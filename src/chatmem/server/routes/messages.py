@@ -7,9 +7,10 @@ import uuid
 from fastapi import APIRouter
 
 from chatmem.base.errors import BadRequestError
+from chatmem.base.validation import MAX_INT
 from chatmem.memory import messages
 from chatmem.models import UpdateMessageRequest
-from chatmem.server.deps import Db
+from chatmem.server.deps import AppSettings, Caller, Db
 from chatmem.server.params import parse_int
 from chatmem.server.responses import JSON
 from chatmem.server.wire import message_json
@@ -25,14 +26,20 @@ def _message_uuid(raw: str) -> uuid.UUID:
 
 
 @router.get("/sessions/{session_id:id}/messages", operation_id="get_session_messages")
-async def list_messages(db: Db, session_id: str, limit: str | None = None, cursor: str | None = None) -> JSON:
-    """Messages oldest first; ``cursor`` is a 1-based page number and ``limit`` the page size."""
+async def list_messages(
+    db: Db,
+    caller: Caller,
+    settings: AppSettings,
+    session_id: str,
+    limit: str | None = None,
+    cursor: str | None = None,
+) -> JSON:
+    """Messages oldest first; ``cursor`` is a 1-based page number and ``limit`` the page size (at most
+    CHATMEM_MAX_PAGE_SIZE, which is also the size without ``limit``)."""
+    size = parse_int("limit", limit, minimum=0, maximum=settings.max_page_size) or settings.max_page_size
+    number = parse_int("cursor", cursor, minimum=0, maximum=MAX_INT // size) or 1
     page = await db.aread_plan(
-        messages.list_messages_plan(
-            session_id,
-            limit=parse_int("limit", limit, minimum=0) or None,
-            page=parse_int("cursor", cursor, minimum=0) or 1,
-        )
+        messages.list_messages_plan(caller.tenant_id, session_id, limit=size, page=number), rows=size
     )
     return JSON(
         {
@@ -44,14 +51,20 @@ async def list_messages(db: Db, session_id: str, limit: str | None = None, curso
 
 
 @router.get("/sessions/{session_id:id}/messages/{message_uuid}", operation_id="get_session_message")
-async def get_message(db: Db, session_id: str, message_uuid: str) -> JSON:
-    record = await db.aread_plan(messages.get_message_plan(session_id, _message_uuid(message_uuid)))
+async def get_message(db: Db, caller: Caller, session_id: str, message_uuid: str) -> JSON:
+    record = await db.aread_plan(
+        messages.get_message_plan(caller.tenant_id, session_id, _message_uuid(message_uuid))
+    )
     return JSON(message_json(record))
 
 
 @router.patch("/sessions/{session_id:id}/messages/{message_uuid}", operation_id="update_message_metadata")
-async def update_message(db: Db, session_id: str, message_uuid: str, body: UpdateMessageRequest) -> JSON:
+async def update_message(
+    db: Db, caller: Caller, session_id: str, message_uuid: str, body: UpdateMessageRequest
+) -> JSON:
     record = await db.awrite_plan(
-        messages.update_message_metadata_plan(session_id, _message_uuid(message_uuid), body.metadata)
+        messages.update_message_metadata_plan(
+            caller.tenant_id, session_id, _message_uuid(message_uuid), body.metadata
+        )
     )
     return JSON(message_json(record))

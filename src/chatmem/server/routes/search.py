@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from chatmem.models import WireModel
 from chatmem.search.query import build_query
 from chatmem.search.service import Hit, Searcher
-from chatmem.server.deps import AppSettings
+from chatmem.server.deps import AppSettings, Caller
 from chatmem.server.params import parse_int
 from chatmem.server.responses import JSON
 from chatmem.server.wire import message_json, summary_json
@@ -62,6 +62,7 @@ def hit_json(hit: Hit, *, with_session: bool) -> dict[str, Any]:
 @router.post("/sessions/{session_id:id}/search", operation_id="search_memory")
 def search_session(
     searcher: SearcherDep,
+    caller: Caller,
     settings: AppSettings,
     session_id: str,
     body: SearchRequest,
@@ -69,14 +70,19 @@ def search_session(
 ) -> JSON:
     """The session's messages (or summaries) that best match ``text`` and pass the metadata filter,
     best first. An unknown or deleted session has none (``[]``, as in Zep)."""
-    hits = searcher.search_session(session_id, _query(settings, body, limit))
+    hits = searcher.search_session(caller.tenant_id, session_id, _query(settings, body, limit))
     return JSON([hit_json(hit, with_session=False) for hit in hits])
 
 
 @router.post("/user/{user_id:id}/search", operation_id="search_user_memory")
 def search_user(
-    searcher: SearcherDep, settings: AppSettings, user_id: str, body: SearchRequest, limit: str | None = None
+    searcher: SearcherDep,
+    caller: Caller,
+    settings: AppSettings,
+    user_id: str,
+    body: SearchRequest,
+    limit: str | None = None,
 ) -> JSON:
     """Like session search, over every live session of the user; each result names its ``session_id``."""
-    hits = searcher.search_user(user_id, _query(settings, body, limit))
+    hits = searcher.search_user(caller.tenant_id, user_id, _query(settings, body, limit))
     return JSON([hit_json(hit, with_session=True) for hit in hits])

@@ -7,7 +7,7 @@ from starlette.responses import PlainTextResponse
 
 from chatmem.memory import sessions, users
 from chatmem.models import CreateUserRequest, UpdateUserRequest
-from chatmem.server.deps import Db
+from chatmem.server.deps import AppSettings, Caller, Db
 from chatmem.server.responses import JSON, ok
 from chatmem.server.routes.paging import page_request, page_response
 from chatmem.server.wire import session_json, user_json
@@ -16,9 +16,10 @@ router = APIRouter(prefix="/api/v1", tags=["users"])
 
 
 @router.post("/user", operation_id="add_user", status_code=201)
-async def add_user(db: Db, body: CreateUserRequest) -> JSON:
+async def add_user(db: Db, caller: Caller, body: CreateUserRequest) -> JSON:
     record = await db.awrite_plan(
         users.create_user_plan(
+            caller.tenant_id,
             body.user_id,
             email=body.email,
             first_name=body.first_name,
@@ -31,22 +32,30 @@ async def add_user(db: Db, body: CreateUserRequest) -> JSON:
 
 @router.get("/user", operation_id="list_users")
 async def list_users(
-    db: Db, request: Request, limit: str | None = None, cursor: str | None = None, after: str | None = None
+    db: Db,
+    caller: Caller,
+    settings: AppSettings,
+    request: Request,
+    limit: str | None = None,
+    cursor: str | None = None,
+    after: str | None = None,
 ) -> JSON:
     """Users in creation order, paged like sessions (``cursor`` offset or ``after`` keyset)."""
-    page = await db.aread_plan(users.list_users_plan(page_request(limit, cursor, after)))
+    wanted = page_request(settings.max_page_size, limit, cursor, after)
+    page = await db.aread_plan(users.list_users_plan(caller.tenant_id, wanted), rows=wanted.limit or 0)
     return page_response(request, page, user_json)
 
 
 @router.get("/user/{user_id:id}", operation_id="get_user")
-async def get_user(db: Db, user_id: str) -> JSON:
-    return JSON(user_json(await db.aread_plan(users.get_user_plan(user_id))))
+async def get_user(db: Db, caller: Caller, user_id: str) -> JSON:
+    return JSON(user_json(await db.aread_plan(users.get_user_plan(caller.tenant_id, user_id))))
 
 
 @router.patch("/user/{user_id:id}", operation_id="update_user")
-async def update_user(db: Db, user_id: str, body: UpdateUserRequest) -> JSON:
+async def update_user(db: Db, caller: Caller, user_id: str, body: UpdateUserRequest) -> JSON:
     record = await db.awrite_plan(
         users.update_user_plan(
+            caller.tenant_id,
             user_id,
             email=body.email,
             first_name=body.first_name,
@@ -58,15 +67,17 @@ async def update_user(db: Db, user_id: str, body: UpdateUserRequest) -> JSON:
 
 
 @router.delete("/user/{user_id:id}", operation_id="delete_user")
-async def delete_user(db: Db, user_id: str) -> PlainTextResponse:
+async def delete_user(db: Db, caller: Caller, user_id: str) -> PlainTextResponse:
     """Delete the user; its sessions are soft-deleted with all their messages."""
-    await db.awrite_plan(users.delete_user_plan(user_id))
+    await db.awrite_plan(users.delete_user_plan(caller.tenant_id, user_id))
     return ok()
 
 
 @router.get("/user/{user_id:id}/sessions", operation_id="get_user_sessions")
 async def get_user_sessions(
     db: Db,
+    caller: Caller,
+    settings: AppSettings,
     request: Request,
     user_id: str,
     limit: str | None = None,
@@ -74,7 +85,8 @@ async def get_user_sessions(
     after: str | None = None,
 ) -> JSON:
     """The user's live sessions in creation order ([] for an unknown user, as in Zep)."""
+    wanted = page_request(settings.max_page_size, limit, cursor, after)
     page = await db.aread_plan(
-        sessions.list_sessions_plan(page_request(limit, cursor, after), user_id=user_id)
+        sessions.list_sessions_plan(caller.tenant_id, wanted, user_id=user_id), rows=wanted.limit or 0
     )
     return page_response(request, page, session_json)

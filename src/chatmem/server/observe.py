@@ -1,0 +1,119 @@
+"""The outermost middleware: request id, the request metrics and the access log.
+
+It wraps the transport middleware (``chatmem.server.middleware``), so the requests the fast path
+answers are seen like every other. Each request gets a ``RequestContext`` in its scope under
+``CONTEXT_KEY``; whoever learns the route template fills it in: the fast path for the memory routes,
+``record_route`` (around FastAPI's router) for the rest. Other layers may add to it too: the tenant
+belongs there once the request is authenticated.
+
+Per request this costs a dict lookup, one histogram observation and, when on, one access line:
+docs/benchmarks.md measures it (bench/observability.py).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import time
+
+from prometheus_client import Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from chatmem.base.logs import REQUEST_ID
+from chatmem.base.metrics import REQUEST_SECONDS
+from chatmem.server.access_log import AccessLog
+
+CONTEXT_KEY = "chatmem.request"
+UNMATCHED = "unmatched"
+
+# What a client may choose as its request id: short, and nothing a log reader could misread.
+_CLIENT_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:/+=@-]{1,128}")
+# Methods as labels: a fixed set, whatever method a client invents.
+_METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"))
+
+
+class RequestContext:
+    __slots__ = ("request_id", "route", "tenant")
+
+    def __init__(self, request_id: str) -> None:
+        self.request_id = request_id
+        self.route = UNMATCHED
+        self.tenant = "default"
+
+
+def request_context(scope: Scope) -> RequestContext | None:
+    context = scope.get(CONTEXT_KEY)
+    return context if isinstance(context, RequestContext) else None
+
+
+def _request_id(scope: Scope) -> str:
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            if _CLIENT_REQUEST_ID.fullmatch(value):
+                return str(value.decode())
+            break
+    # Unique enough to find a request's lines; not a secret, so no system call for randomness.
+    return f"{random.getrandbits(96):024x}"
+
+
+class ObserveMiddleware:
+    def __init__(self, app: ASGIApp, *, metrics: bool, access_log: AccessLog | None) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.access_log = access_log
+        # (route, method, status) -> the histogram's child: ``labels()`` per request costs more.
+        self._observers: dict[tuple[str, str, int], Histogram] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = _request_id(scope)
+        context = RequestContext(request_id)
+        scope = {**scope, CONTEXT_KEY: context}
+        status = 500
+        header = (b"x-request-id", request_id.encode())
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), header]
+            await send(message)
+
+        token = REQUEST_ID.set(request_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            if self.metrics or self.access_log is not None:
+                self._record(scope["method"], context, status, time.perf_counter() - started)
+            REQUEST_ID.reset(token)
+
+    def _record(self, method: str, context: RequestContext, status: int, seconds: float) -> None:
+        if method not in _METHODS:
+            method = "OTHER"
+        if self.metrics:
+            key = (context.route, method, status)
+            observer = self._observers.get(key)
+            if observer is None:
+                observer = self._observers[key] = REQUEST_SECONDS.labels(context.route, method, str(status))
+            observer.observe(seconds)
+        if self.access_log is not None:
+            self.access_log.write(context.request_id, method, context.route, status, seconds, context.tenant)
+
+
+def record_route(app: ASGIApp) -> ASGIApp:
+    """Wrap FastAPI's stack: after it ran, copy the template of the route it matched (FastAPI leaves
+    the route in the scope) into the request's context."""
+
+    async def recorded(scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await app(scope, receive, send)
+        finally:
+            route = scope.get("route")
+            context = scope.get(CONTEXT_KEY)
+            if route is not None and isinstance(context, RequestContext):
+                context.route = getattr(route, "path_format", UNMATCHED)
+
+    return recorded
