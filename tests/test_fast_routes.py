@@ -162,6 +162,9 @@ def test_get_memory_with_a_bad_lastn_is_left_to_the_app(db: Database, query: byt
     assert get(db, "s1", query) == (False, None, b"")
 
 
+JSON = {"content-type": "application/json"}
+
+
 def fast_path_answers(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     """What FastRoutes returns for each request it is offered from now on (True: it answered)."""
     answers: list[bool] = []
@@ -179,7 +182,10 @@ def test_with_the_fast_path_off_no_request_reaches_it(
     fresh_server: Callable[..., AbstractContextManager[LiveServer]], sid: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     answers = fast_path_answers(monkeypatch)
-    with fresh_server(fast_path=False) as server, httpx.Client(base_url=f"{server.url}/api/v1") as api:
+    with (
+        fresh_server(fast_path=False) as server,
+        httpx.Client(base_url=f"{server.url}/api/v1", headers=JSON) as api,
+    ):
         assert api.post(f"/sessions/{sid}/memory", content=body("1")).text == "OK"
         assert [m["content"] for m in api.get(f"/sessions/{sid}/memory").json()["messages"]] == ["1"]
     assert answers == []
@@ -189,7 +195,10 @@ def test_under_a_root_path_the_fastapi_routes_answer_get_and_post_memory(
     fresh_server: Callable[..., AbstractContextManager[LiveServer]], sid: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     answers = fast_path_answers(monkeypatch)
-    with fresh_server(root_path="/chat") as server, httpx.Client(base_url=f"{server.url}/api/v1") as api:
+    with (
+        fresh_server(root_path="/chat") as server,
+        httpx.Client(base_url=f"{server.url}/api/v1", headers=JSON) as api,
+    ):
         assert api.post(f"/sessions/{sid}%2Fx/memory", content=body("1", "2", "3")).text == "OK"
         assert api.post(f"/sessions/{sid}%2Fx/memory", content=body("4", metadata={"k": 1})).text == "OK"
         answer = api.get(f"/sessions/{sid}%2Fx/memory", params={"lastn": 2})
