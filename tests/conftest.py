@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, ExitStack
 from pathlib import Path
 
 import httpx
@@ -18,11 +18,37 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+@pytest.fixture
+def fast_path(request: pytest.FixtureRequest) -> bool:
+    """Whether servers answer GET/POST memory on the fast path (the default) or through the FastAPI routes.
+
+    A module runs its tests both ways with ``pytestmark = BOTH_PATHS`` (tests/support.py).
+    """
+    return bool(getattr(request, "param", True))
+
+
 @pytest.fixture(scope="session")
-def shared_server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """One server per backend for the whole run; tests isolate themselves with unique ids."""
-    with live_server(backend, tmp_path_factory.mktemp(backend)) as server:
+def shared_servers(
+    backend: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[[bool], LiveServer]]:
+    """The shared servers of ``backend`` by fast-path setting, each started when first asked for."""
+    with ExitStack() as stack:
+        started: dict[bool, LiveServer] = {}
+
+        def server(fast_path: bool) -> LiveServer:
+            if fast_path not in started:
+                tmp_dir = tmp_path_factory.mktemp(backend)
+                started[fast_path] = stack.enter_context(live_server(backend, tmp_dir, fast_path=fast_path))
+            return started[fast_path]
+
         yield server
+
+
+@pytest.fixture
+def shared_server(shared_servers: Callable[[bool], LiveServer], fast_path: bool) -> LiveServer:
+    """One server per backend (and fast-path setting) for the whole run; tests isolate themselves with
+    unique ids."""
+    return shared_servers(fast_path)
 
 
 @pytest.fixture
@@ -33,11 +59,14 @@ def api(shared_server: LiveServer) -> Iterator[httpx.Client]:
 
 
 @pytest.fixture
-def fresh_server(backend: str, tmp_path: Path) -> Callable[..., AbstractContextManager[LiveServer]]:
-    """A server on an empty database of its own, with settings overrides: ``with fresh_server(...)``."""
+def fresh_server(
+    backend: str, fast_path: bool, tmp_path: Path
+) -> Callable[..., AbstractContextManager[LiveServer]]:
+    """A server on an empty database of its own, with settings overrides (and uvicorn's ``root_path``):
+    ``with fresh_server(...)``."""
 
-    def start(**overrides: object) -> AbstractContextManager[LiveServer]:
-        return live_server(backend, tmp_path, **overrides)
+    def start(root_path: str = "", **overrides: object) -> AbstractContextManager[LiveServer]:
+        return live_server(backend, tmp_path, root_path, **{"fast_path": fast_path, **overrides})
 
     return start
 

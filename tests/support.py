@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 import uvicorn
 
@@ -21,7 +22,45 @@ from chatmem.store import Database, migrate, migrated_database
 
 # The PostgreSQL server tests create their databases on (trust auth on the CI machine).
 PG_ADMIN_URL = os.environ.get("CHATMEM_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-BACKENDS = ("sqlite", "postgres")
+# Every backend a test may run on; ``pgvector`` (a PostgreSQL of its own, from the pgserver wheel) serves the
+# search tests only.
+KNOWN_BACKENDS = ("sqlite", "postgres", "pgvector")
+
+
+def selected_backends(value: str | None) -> frozenset[str]:
+    """The backends ``CHATMEM_TEST_BACKENDS`` names (a comma list); unset or blank selects every one."""
+    if value is None or not value.strip():
+        return frozenset(KNOWN_BACKENDS)
+    names = {name.strip() for name in value.split(",") if name.strip()}
+    unknown = sorted(names - set(KNOWN_BACKENDS))
+    if unknown:
+        raise ValueError(
+            f"CHATMEM_TEST_BACKENDS names unknown backend(s) {', '.join(unknown)}; "
+            f"choose from {', '.join(KNOWN_BACKENDS)}"
+        )
+    return frozenset(names)
+
+
+SELECTED_BACKENDS = selected_backends(os.environ.get("CHATMEM_TEST_BACKENDS"))
+
+
+def backends(*names: str) -> tuple[str, ...]:
+    """Those of ``names`` this run tests, in order: the parameters of a test that runs on ``names``."""
+    return tuple(name for name in names if name in SELECTED_BACKENDS)
+
+
+BACKENDS = backends("sqlite", "postgres")
+
+# Runs every test of a module (``pytestmark = BOTH_PATHS``) with the fast path on and off, so GET/POST memory
+# are answered once by server/fast_routes.py and once by the FastAPI routes (the ``fast_path`` fixture).
+BOTH_PATHS = pytest.mark.parametrize(
+    "fast_path", [True, False], ids=["fast-path", "fastapi-routes"], indirect=True
+)
+
+# For a test that talks to the machine's PostgreSQL without a ``backend`` parameter.
+needs_postgres = pytest.mark.skipif(
+    "postgres" not in SELECTED_BACKENDS, reason="CHATMEM_TEST_BACKENDS leaves out postgres"
+)
 
 
 @contextmanager
@@ -67,7 +106,7 @@ def free_port() -> int:
 class LiveServer:
     """chatmem served by uvicorn on a loopback port, in a background thread of the test process."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, root_path: str = "") -> None:
         self.settings = settings
         self.db = Database(settings.resolved_database_url(), pool_size=settings.db_pool_size)
         migrate(self.db)
@@ -80,6 +119,7 @@ class LiveServer:
             port=self.port,
             log_level="warning",
             access_log=False,
+            root_path=root_path,
             **uvicorn_options(settings),
         )
         self._server = uvicorn.Server(config)
@@ -101,7 +141,9 @@ class LiveServer:
 
 
 @contextmanager
-def live_server(backend: str, tmp_dir: Path, **overrides: object) -> Iterator[LiveServer]:
+def live_server(
+    backend: str, tmp_dir: Path, root_path: str = "", **overrides: object
+) -> Iterator[LiveServer]:
     with database_url(backend, tmp_dir) as url:
         # The periodic purge stays off unless a test asks for it: tests count rows.
         # Enrichment workers stay off unless a test asks (enrich_workers=N): core tests stay deterministic.
@@ -112,5 +154,5 @@ def live_server(backend: str, tmp_dir: Path, **overrides: object) -> Iterator[Li
             **overrides,
         }
         settings = Settings(**values)  # type: ignore[arg-type]
-        with LiveServer(settings) as server:
+        with LiveServer(settings, root_path=root_path) as server:
             yield server

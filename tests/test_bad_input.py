@@ -1,4 +1,5 @@
-"""Malformed input gets a clear 4xx JSON error and changes nothing, on both databases."""
+"""Malformed input gets a clear 4xx JSON error and changes nothing, on both databases, with the fast path
+of GET/POST memory on and off."""
 
 from __future__ import annotations
 
@@ -7,6 +8,10 @@ from typing import Any
 
 import httpx
 import pytest
+
+from tests.support import BOTH_PATHS
+
+pytestmark = BOTH_PATHS
 
 NUL = "a\u0000b"
 

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 import psycopg
 import pytest
-from starlette.types import Message
+from starlette.types import Message, Scope, Send
 
 from chatmem.base.errors import ChatmemError, NotFoundError
 from chatmem.config import Settings
@@ -26,7 +28,7 @@ from chatmem.server import guard
 from chatmem.server.fast_routes import FastRoutes
 from chatmem.store import Database
 from chatmem.store.tables import DEFAULT_TENANT_ID
-from tests.support import migrated
+from tests.support import LiveServer, migrated
 
 
 @pytest.fixture
@@ -158,3 +160,53 @@ def test_get_memory_is_answered_with_the_window_or_the_last_n(db: Database) -> N
 @pytest.mark.parametrize("query", [b"lastn=-1", b"lastn=two", b"lastn=1.5"])
 def test_get_memory_with_a_bad_lastn_is_left_to_the_app(db: Database, query: bytes) -> None:
     assert get(db, "s1", query) == (False, None, b"")
+
+
+JSON = {"content-type": "application/json"}
+
+
+def fast_path_answers(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """What FastRoutes returns for each request it is offered from now on (True: it answered)."""
+    answers: list[bool] = []
+    offer = FastRoutes.__call__
+
+    async def recorded(self: FastRoutes, scope: Scope, body: bytes, send: Send) -> bool:
+        answers.append(await offer(self, scope, body, send))
+        return answers[-1]
+
+    monkeypatch.setattr(FastRoutes, "__call__", recorded)
+    return answers
+
+
+def test_with_the_fast_path_off_no_request_reaches_it(
+    fresh_server: Callable[..., AbstractContextManager[LiveServer]], sid: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    answers = fast_path_answers(monkeypatch)
+    with (
+        fresh_server(fast_path=False) as server,
+        httpx.Client(base_url=f"{server.url}/api/v1", headers=JSON) as api,
+    ):
+        assert api.post(f"/sessions/{sid}/memory", content=body("1")).text == "OK"
+        assert [m["content"] for m in api.get(f"/sessions/{sid}/memory").json()["messages"]] == ["1"]
+    assert answers == []
+
+
+def test_under_a_root_path_the_fastapi_routes_answer_get_and_post_memory(
+    fresh_server: Callable[..., AbstractContextManager[LiveServer]], sid: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    answers = fast_path_answers(monkeypatch)
+    with (
+        fresh_server(root_path="/chat") as server,
+        httpx.Client(base_url=f"{server.url}/api/v1", headers=JSON) as api,
+    ):
+        assert api.post(f"/sessions/{sid}%2Fx/memory", content=body("1", "2", "3")).text == "OK"
+        assert api.post(f"/sessions/{sid}%2Fx/memory", content=body("4", metadata={"k": 1})).text == "OK"
+        answer = api.get(f"/sessions/{sid}%2Fx/memory", params={"lastn": 2})
+        assert answer.status_code == 200
+        assert [m["content"] for m in answer.json()["messages"]] == ["3", "4"]
+        assert answer.json()["messages"][1]["metadata"] == {"k": 1}
+        assert api.get(f"/sessions/{sid}%2Fx").json()["session_id"] == f"{sid}/x"
+        assert api.post(f"/sessions/{sid}/memory", content=b"not json").status_code == 400
+        assert api.get(f"/sessions/{sid}/memory", params={"lastn": "two"}).status_code == 400
+        assert api.get(f"/sessions/{sid}").status_code == 404
+    assert answers and not any(answers)  # offered every request, answered none

@@ -1,4 +1,7 @@
-"""Memory: appending messages, the recent window, soft delete and revival, retries, ordering."""
+"""Memory: appending messages, the recent window, soft delete and revival, retries, ordering.
+
+Every test runs twice: GET/POST memory answered by the fast path, and by the FastAPI routes.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,9 @@ from contextlib import AbstractContextManager
 
 import httpx
 
-from tests.support import LiveServer
+from tests.support import BOTH_PATHS, LiveServer
+
+pytestmark = BOTH_PATHS
 
 
 def msgs(*contents: str, role: str = "human") -> dict[str, object]:
@@ -100,6 +105,23 @@ def test_lastn_returns_the_last_n_oldest_first(api: httpx.Client, sid: str) -> N
     assert contents(api, sid, "?lastn=50") == [f"m{i}" for i in range(20)]
     assert contents(api, sid, "?lastn=0") == [f"m{i}" for i in range(8, 20)]
     assert contents(api, sid, "?lastn=") == [f"m{i}" for i in range(8, 20)]
+    assert contents(api, sid, "?lastn=9&lastn=1&other=x") == ["m19"]  # the last value wins
+
+
+def test_a_bad_lastn_is_400_with_a_message(api: httpx.Client, sid: str) -> None:
+    api.post(f"/sessions/{sid}/memory", json=msgs("m"))
+    for lastn in ("-1", "two", "1.5"):
+        response = api.get(f"/sessions/{sid}/memory", params={"lastn": lastn})
+        assert response.status_code == 400, lastn
+        assert response.json()["message"]
+
+
+def test_an_encoded_slash_and_percent_stay_inside_the_session_id(api: httpx.Client, sid: str) -> None:
+    encoded = f"{sid}%2Fa%25b"
+    assert api.post(f"/sessions/{encoded}/memory", json=msgs("hi")).text == "OK"
+    assert contents(api, encoded) == ["hi"]
+    assert api.get(f"/sessions/{encoded}").json()["session_id"] == f"{sid}/a%b"
+    assert api.get(f"/sessions/{sid}").status_code == 404
 
 
 def test_message_window_is_configurable(

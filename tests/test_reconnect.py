@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 import sqlalchemy as sa
 
-from tests.support import PG_ADMIN_URL, live_server
+from tests.support import PG_ADMIN_URL, live_server, needs_postgres
 
 
 def kill_connections(database: str) -> int:
@@ -27,6 +27,7 @@ def kill_connections(database: str) -> int:
         admin.dispose()
 
 
+@needs_postgres
 def test_the_server_recovers_after_its_database_connections_are_killed(tmp_path: Path) -> None:
     with live_server("postgres", tmp_path) as server, httpx.Client(base_url=f"{server.url}/api/v1") as api:
         for round_ in range(3):

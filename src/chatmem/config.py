@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     max_request_size: int = Field(
         default=5 * 1024 * 1024, ge=1024, description="bytes; larger bodies get 413"
     )
+    fast_path: bool = Field(
+        default=True,
+        description="answer GET/POST memory without FastAPI's per-request machinery (server/fast_routes.py); "
+        "false sends them through the FastAPI routes, with the same answers",
+    )
     purge_every_minutes: float = Field(
         default=60, ge=0, description="how often the server hard-deletes soft-deleted data; 0 disables"
     )

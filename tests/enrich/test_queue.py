@@ -27,7 +27,7 @@ from chatmem.store import Database
 from chatmem.store.tables import enrich_jobs, message_embeddings, summaries
 from tests.enrich.conftest import FAST, rows, wait_for
 from tests.enrich.fake_openai import FakeOpenAI
-from tests.support import LiveServer
+from tests.support import LiveServer, backends
 
 Server = Callable[..., AbstractContextManager[LiveServer]]
 
@@ -143,7 +143,7 @@ def test_the_purge_removes_summaries_embeddings_and_jobs_of_deleted_data(
         assert (count(summaries), count(message_embeddings)) == (1, 4)
 
 
-@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+@pytest.mark.parametrize("backend", backends("postgres"), indirect=True)
 def test_two_workers_share_one_postgres_queue_without_double_work(
     fresh_server: Server, fake_openai: tuple[FakeOpenAI, str]
 ) -> None:

@@ -1,4 +1,5 @@
-"""client.memory messages ("memory") and client.message, sync and async."""
+"""client.memory messages ("memory") and client.message, sync and async, with the server's fast path of
+GET/POST memory on and off."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ import pytest
 
 from chatmem import Memory, Message, NotFoundError, Session, ZepClient
 from tests.sdk.conftest import Twin
+from tests.support import BOTH_PATHS
+
+pytestmark = BOTH_PATHS
 
 
 def conversation(count: int) -> Memory:

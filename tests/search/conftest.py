@@ -21,9 +21,9 @@ import httpx
 import pytest
 
 from chatmem.config import Settings
-from tests.support import LiveServer, database_url, postgres_database
+from tests.support import LiveServer, backends, database_url, postgres_database
 
-SEARCH_BACKENDS = ("sqlite", "postgres", "pgvector")
+SEARCH_BACKENDS = backends("sqlite", "postgres", "pgvector")
 
 Server = Callable[..., AbstractContextManager[LiveServer]]
 

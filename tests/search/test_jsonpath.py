@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from chatmem.base.errors import BadRequestError
 from chatmem.search import jsonpath
-from tests.support import PG_ADMIN_URL
+from tests.support import PG_ADMIN_URL, needs_postgres
 
 DOCS: list[Any] = [
     {
@@ -79,6 +79,7 @@ def postgres() -> Iterator[sa.Connection]:
     engine.dispose()
 
 
+@needs_postgres
 @pytest.mark.parametrize("path", PATHS)
 def test_the_sqlite_evaluator_agrees_with_postgresql(postgres: sa.Connection, path: str) -> None:
     parsed = jsonpath.parse(path)

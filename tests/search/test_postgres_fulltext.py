@@ -12,9 +12,10 @@ from chatmem.search.query import Scope
 from chatmem.search.targets import TARGETS, Within, resolve
 from chatmem.store.tables import DEFAULT_TENANT_ID
 from tests.search.conftest import add, client, contents, search, search_server
+from tests.support import backends
 
 
-@pytest.mark.parametrize("backend", ["postgres"])
+@pytest.mark.parametrize("backend", backends("postgres"))
 def test_text_search_reads_the_stored_tsvector_through_its_gin_index(
     request: pytest.FixtureRequest, backend: str, tmp_path: Path, sid: str
 ) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from chatmem.memory.purge import purge
 from tests.search.conftest import add, client, contents, search
-from tests.support import LiveServer, live_server
+from tests.support import LiveServer, backends, live_server
 
 
 def fts_rows(server: LiveServer) -> int:
@@ -40,7 +40,7 @@ def test_purge_removes_deleted_messages_from_the_fts_index(tmp_path: Path, sid: 
         ]
 
 
-@pytest.mark.parametrize("backend", ["postgres"])
+@pytest.mark.parametrize("backend", backends("postgres"))
 def test_postgres_text_search_never_returns_purged_rows(
     fresh_server: Callable[..., AbstractContextManager[LiveServer]], sid: str, backend: str
 ) -> None:

@@ -17,7 +17,7 @@ from chatmem.search.service import Searcher
 from chatmem.search.targets import TARGETS
 from chatmem.search.vector_cache import Block, VectorCache
 from tests.search.conftest import EMBEDDING, add, client, contents, search, search_server, settle
-from tests.support import LiveServer
+from tests.support import BACKENDS, LiveServer
 
 MESSAGES = TARGETS[Scope.MESSAGES]
 
@@ -30,7 +30,7 @@ def similar(api: object, path: str, text: str, limit: int = 3) -> list[str]:
     return contents(search(api, path, limit=limit, text=text, search_type="similarity"))  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_search_sees_vectors_another_server_wrote_after_it_cached_the_session(
     request: pytest.FixtureRequest, backend: str, tmp_path: Path, sid: str
 ) -> None:
@@ -47,7 +47,7 @@ def test_search_sees_vectors_another_server_wrote_after_it_cached_the_session(
             assert similar(rapi, f"/sessions/{sid}", "my puppy", limit=1) == ["my dog is a small puppy"]
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_user_search_loads_only_changed_sessions_and_sees_their_new_vectors(
     request: pytest.FixtureRequest, backend: str, tmp_path: Path
 ) -> None:
@@ -69,7 +69,7 @@ def test_user_search_loads_only_changed_sessions_and_sees_their_new_vectors(
         assert searcher(server).vector_cache.nbytes == cached + 384 * 4 + 8
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_messages_of_a_deleted_session_leave_the_results_though_their_vectors_were_cached(
     request: pytest.FixtureRequest, backend: str, tmp_path: Path, sid: str
 ) -> None:

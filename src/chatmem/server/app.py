@@ -103,7 +103,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     )
 
     def transport(inner: ASGIApp) -> ASGIApp:
-        fast = FastRoutes(database, settings)
+        fast = FastRoutes(database, settings) if settings.fast_path else None
         # Auth in front of the fast path, so no request reaches a route unauthenticated.
         outer: ASGIApp = AuthMiddleware(
             ZepTransportMiddleware(
