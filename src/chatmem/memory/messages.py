@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 
 from chatmem.base import clock
 from chatmem.base.errors import BadRequestError, NotFoundError
@@ -25,6 +25,7 @@ from chatmem.store.prepared import (
     statement,
     statement_alone,
     statement_many,
+    upsert,
 )
 from chatmem.store.records import MESSAGE_COLUMNS, SUMMARY_COLUMNS, MessageRecord, SummaryRecord
 from chatmem.store.tables import UTCDateTime, Uuid, messages, sessions, summaries
@@ -45,7 +46,7 @@ def _build_upsert(dialect_name: str) -> sa.Insert:
     """Create or revive the session, bump ``updated_at`` and reserve ``count`` seq numbers."""
     count = sa.bindparam("count", type_=sa.BigInteger)
     ts = sa.bindparam("ts", type_=UTCDateTime)
-    insert = sqlite.insert(sessions) if dialect_name == "sqlite" else postgresql.insert(sessions)
+    insert = upsert(dialect_name, sessions)
     return (
         insert.values(
             tenant_id=TENANT,

@@ -6,7 +6,6 @@ import uuid
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from chatmem.base import clock
 from chatmem.base.errors import AlreadyExistsError, BadRequestError, NotFoundError
@@ -16,7 +15,7 @@ from chatmem.memory.paging import PageRequest, creation_ordered, page_plan
 from chatmem.memory.records import Page
 from chatmem.memory.validation import check_id, check_json
 from chatmem.store.live import DELETED_SESSION, LIVE_SESSION, soft_delete
-from chatmem.store.prepared import Prepared, ReadPlan, WritePlan, statement, statement_alone
+from chatmem.store.prepared import Prepared, ReadPlan, WritePlan, statement, statement_alone, upsert
 from chatmem.store.records import SESSION_COLUMNS, SessionRecord
 from chatmem.store.tables import UTCDateTime, Uuid, sessions, users
 from chatmem.store.tenancy import TENANT, of_tenant
@@ -34,7 +33,7 @@ _user_exists = Prepared(
 
 def _build_create(dialect_name: str) -> sa.Insert:
     """Insert the session, or revive a soft-deleted one with that id; no row back if it is live."""
-    insert = sqlite.insert(sessions) if dialect_name == "sqlite" else postgresql.insert(sessions)
+    insert = upsert(dialect_name, sessions)
     user_id = sa.bindparam("user_id", type_=sa.Text)
     return (
         insert.values(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from chatmem.base import clock
 from chatmem.base.errors import AlreadyExistsError, NotFoundError
@@ -15,7 +14,7 @@ from chatmem.memory.paging import PageRequest, creation_ordered, page_plan
 from chatmem.memory.records import Page
 from chatmem.memory.validation import check_id, check_json, check_text
 from chatmem.store.live import LIVE_SESSION, soft_delete
-from chatmem.store.prepared import Prepared, ReadPlan, WritePlan, statement, statement_alone
+from chatmem.store.prepared import Prepared, ReadPlan, WritePlan, statement, statement_alone, upsert
 from chatmem.store.records import USER_COLUMNS, UserRecord
 from chatmem.store.tables import UTCDateTime, Uuid, sessions, users
 from chatmem.store.tenancy import TENANT, of_tenant
@@ -36,7 +35,7 @@ def _check_profile(email: str | None, first_name: str | None, last_name: str | N
 
 
 def _build_create(dialect_name: str) -> sa.Insert:
-    insert = sqlite.insert(users) if dialect_name == "sqlite" else postgresql.insert(users)
+    insert = upsert(dialect_name, users)
     return (
         insert.values(
             tenant_id=TENANT,

@@ -24,7 +24,6 @@ import orjson
 import sqlalchemy as sa
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import event
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -43,6 +42,7 @@ from chatmem.store.prepared import (
     first_step,
     run,
     run_step,
+    upsert,
 )
 
 T = TypeVar("T")
@@ -253,9 +253,7 @@ class Database:
 
     def insert(self, table: sa.Table) -> Any:
         """The dialect's INSERT, which knows ``on_conflict_do_update`` / ``on_conflict_do_nothing``."""
-        if self.is_sqlite:
-            return sqlite.insert(table)
-        return postgresql.insert(table)
+        return upsert(self.dialect_name, table)
 
     @property
     def engine(self) -> Engine:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, overload
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 Processor = Callable[[Any], Any] | None
 
@@ -50,6 +51,12 @@ class _Compiled:
 
 Statement = sa.Select[Any] | sa.Insert | sa.Update | sa.Delete
 Write = sa.Insert | sa.Update | sa.Delete
+
+
+def upsert(dialect_name: str, table: sa.Table) -> sqlite.Insert | postgresql.Insert:
+    """The dialect's INSERT, which knows ``on_conflict_do_update`` / ``on_conflict_do_nothing``: for
+    the ``Prepared(lambda dialect_name: ...)`` form of a statement."""
+    return sqlite.insert(table) if dialect_name == "sqlite" else postgresql.insert(table)
 
 
 class Reads:
