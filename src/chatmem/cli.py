@@ -1,14 +1,16 @@
 """The ``chatmem`` command: ``serve``, ``migrate``, ``purge``, ``worker``, ``queue``, ``keys``, ``tenants``,
-``token``."""
+``token``, and the data portability commands ``export``, ``import``, ``import-zep``, ``erase-user``."""
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 import logging
 import os
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -357,6 +359,82 @@ def token_create(tenant: str | None, role: str | None, expires_in: float | None,
     except tokens.TokenError as exc:
         raise click.UsageError(str(exc)) from None
     click.echo(minted)
+
+
+@contextmanager
+def _progress(what: str, unit: str = "msg") -> Iterator[Callable[[int], object]]:
+    """A progress bar on stderr when stderr is a terminal (never in the data on stdout)."""
+    from tqdm import tqdm
+
+    with tqdm(desc=what, unit=unit, unit_scale=True, file=sys.stderr, disable=not sys.stderr.isatty()) as bar:
+        yield bar.update
+
+
+def _since(_ctx: Any, _param: Any, value: str | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO 8601 time (2026-11-30T21:30:00Z)") from None
+    return parsed.replace(tzinfo=dt.UTC) if parsed.tzinfo is None else parsed
+
+
+_tenant_option = click.option(
+    "--tenant", default="default", show_default=True, help="The tenant whose data this is."
+)
+
+
+@main.command("export")
+@_database_option
+@_tenant_option
+@click.option("--user", "user_id", default=None, help="Only this user and its sessions.")
+@click.option("--session", "session_id", default=None, help="Only this session (and its user).")
+@click.option(
+    "--since", callback=_since, default=None, help="Only what changed at or after this time (UTC if no zone)."
+)
+@click.option("--with-embeddings", is_flag=True, help="Include message and summary vectors.")
+def export_command(
+    database_url: str | None,
+    tenant: str,
+    user_id: str | None,
+    session_id: str | None,
+    since: dt.datetime | None,
+    with_embeddings: bool,
+) -> None:
+    """Write a tenant's users, sessions, summaries and messages to stdout as JSON Lines
+    (docs/portability.md): chatmem export > dump.jsonl"""
+    from chatmem.access.tenants import get_tenant
+    from chatmem.portability.export import Selection, export_lines
+
+    selection = Selection(user_id, session_id, since, with_embeddings)
+    out = sys.stdout.buffer
+    with _migrated(database_url) as db, _progress("export") as progress:
+        found = get_tenant(db, tenant)
+        for line in export_lines(db, found.id, found.name, selection, progress=progress):
+            out.write(line)
+    out.flush()
+
+
+@main.command("import")
+@_database_option
+@_tenant_option
+@click.argument("dump", type=click.File("rb"))
+def import_command(database_url: str | None, tenant: str, dump: Any) -> None:
+    """Import a dump written by `chatmem export` (or `-` for stdin). Run it again to finish an
+    interrupted import: nothing is stored twice."""
+    from chatmem.access.tenants import create_tenant
+    from chatmem.portability.importer import import_lines
+
+    with _migrated(database_url) as db, _progress("import") as progress:
+        found = create_tenant(db, tenant)
+        result = import_lines(db, found.id, dump, progress=progress)
+    click.echo(
+        f"imported {result.users} users, {result.sessions} sessions, {result.messages} messages, "
+        f"{result.summaries} summaries, {result.embeddings} vectors into tenant {found.name}; "
+        f"{result.already_there} already there; {result.jobs} enrichment jobs queued",
+        err=True,
+    )
 
 
 def _when(value: object) -> str:

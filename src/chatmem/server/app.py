@@ -20,7 +20,7 @@ from chatmem.server.fast_routes import FastRoutes
 from chatmem.server.middleware import ZepTransportMiddleware
 from chatmem.server.purger import PeriodicPurge
 from chatmem.server.responses import JSON
-from chatmem.server.routes import admin, health, memory, messages, search, sessions, users
+from chatmem.server.routes import admin, health, memory, messages, portability, search, sessions, users
 from chatmem.server.routes import enrichment as enrichment_routes
 from chatmem.store import Database
 from chatmem.version import __version__
@@ -106,6 +106,6 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.db = database
     app.state.searcher = searcher
     install_error_handlers(app)
-    for module in (health, sessions, memory, messages, users, enrichment_routes, search, admin):
+    for module in (health, sessions, memory, messages, users, enrichment_routes, search, admin, portability):
         app.include_router(module.router)
     return app
