@@ -162,7 +162,7 @@ class _Cursor:
     """A streamed, ordered result with one row of look-ahead, to take the rows of one session."""
 
     def __init__(self, conn: sa.Connection, query: Any) -> None:
-        self._rows = iter(conn.execution_options(yield_per=BATCH).execute(query).tuples())
+        self._rows = iter(conn.execution_options(yield_per=BATCH).execute(query))
         self._next: tuple[Any, ...] | None = next(self._rows, None)
 
     def take(self, session_pk: int) -> Iterator[tuple[Any, ...]]:
@@ -187,7 +187,7 @@ def export_lines(
     embeddings = selection.with_embeddings
     yield encode(fmt.header(tenant, selection.as_json(), embeddings, clock.now()))
     with db.read() as conn:
-        for row in conn.execution_options(yield_per=BATCH).execute(user_q).tuples():
+        for row in conn.execution_options(yield_per=BATCH).execute(user_q):
             yield encode(
                 {
                     "type": fmt.USER,
@@ -204,7 +204,7 @@ def export_lines(
             counts[fmt.USER] += 1
         summary_rows = _Cursor(conn, summary_q)
         message_rows = _Cursor(conn, message_q)
-        for pk, session_id, *session in conn.execution_options(yield_per=BATCH).execute(session_q).tuples():
+        for pk, session_id, *session in conn.execution_options(yield_per=BATCH).execute(session_q):
             yield encode(
                 {
                     "type": fmt.SESSION,

@@ -201,9 +201,7 @@ class _Writer:
                     messages.c.session_pk == session.pk,
                     messages.c.seq.in_([m.seq for _, m in skipped]),
                 )
-            )
-            .tuples()
-            .all()
+            ).all()
         )
         for number, message in skipped:
             if stored.get(message.seq) != message.uuid:
