@@ -437,6 +437,22 @@ def import_command(database_url: str | None, tenant: str, dump: Any) -> None:
     )
 
 
+@main.command("erase-user")
+@_database_option
+@_tenant_option
+@click.argument("user_id")
+def erase_user_command(database_url: str | None, tenant: str, user_id: str) -> None:
+    """Remove a user and everything derived from it for good, now; prints the receipt (JSON)."""
+    import orjson
+
+    from chatmem.access.tenants import get_tenant
+    from chatmem.portability.erase import erase_user
+
+    with _migrated(database_url) as db:
+        receipt = erase_user(db, get_tenant(db, tenant).id, user_id)
+    click.echo(orjson.dumps(receipt.as_json(), option=orjson.OPT_INDENT_2).decode())
+
+
 def _when(value: object) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S") if hasattr(value, "strftime") else "-"
 
