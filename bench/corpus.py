@@ -19,7 +19,7 @@ class Turn:
 
 @cache
 def conversations() -> tuple[tuple[str, ...], ...]:
-    import chitchat_dataset  # type: ignore[import-untyped]
+    import chitchat_dataset
 
     loaded = tuple(
         tuple(turn for turn in conversation if turn.strip())

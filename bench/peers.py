@@ -134,7 +134,7 @@ class CommunityPeer:
 
     def close(self) -> None:
         for history in self._histories.values():
-            history.session_maker.remove()  # type: ignore[union-attr]
+            history.session_maker.remove()
         self.engine.dispose()
 
 

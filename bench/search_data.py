@@ -28,9 +28,11 @@ def database(kind: str) -> Iterator[Database]:
         if kind == "sqlite":
             url = f"sqlite:///{work / 'bench.db'}"
         else:
-            import pgserver  # type: ignore[import-untyped]
+            import pgserver
 
-            server = pgserver.get_server(Path(tempfile.gettempdir()) / f"chatmem-pgv-{uuid.uuid4().hex[:8]}")
+            server = pgserver.get_server(  # type: ignore[attr-defined]
+                Path(tempfile.gettempdir()) / f"chatmem-pgv-{uuid.uuid4().hex[:8]}"
+            )
             url = str(server.get_uri())
         with migrated_database(url) as db:
             yield db
@@ -156,7 +158,7 @@ def load(
 
 def conversations(count: int | None = None) -> list[list[str]]:
     """Conversations of the MIT-licensed chitchat-dataset (turn texts, blank turns dropped)."""
-    import chitchat_dataset  # type: ignore[import-untyped]
+    import chitchat_dataset
 
     found: list[list[str]] = []
     for conversation in chitchat_dataset.ConversationDataset():

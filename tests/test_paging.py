@@ -38,7 +38,7 @@ def zep_sdk_generator(api: httpx.Client, path: str, chunk: int) -> list[str]:
 
 def keyset_walk(api: httpx.Client, path: str, chunk: int) -> list[str]:
     seen: list[str] = []
-    params: dict[str, object] = {"limit": chunk}
+    params: dict[str, str | int] = {"limit": chunk}
     while True:
         response = api.get(path, params=params)
         seen += ids(response)

@@ -9,12 +9,13 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import psutil
 import pytest
 
 import chatmem
 from chatmem import APIError, AuthError, NotFoundError, ServerUnreachableError, Session, ZepClient
-from chatmem.client import operation, resources
-from chatmem.client.client import DEFAULT_URL
+from chatmem_client import operation, resources
+from chatmem_client.client import DEFAULT_URL
 from tests.sdk.conftest import Twin
 from tests.support import LiveServer, free_port
 
@@ -233,11 +234,67 @@ def test_one_client_serves_several_event_loops(shared_server: LiveServer, sid: s
     client.close()
 
 
+def open_connections(server: LiveServer) -> set[tuple[str, int]]:
+    """The local ends of this process's established TCP connections to ``server``."""
+    return {
+        (conn.laddr.ip, conn.laddr.port)
+        for conn in psutil.Process().net_connections("tcp")
+        if conn.raddr and conn.raddr.port == server.port and conn.status == psutil.CONN_ESTABLISHED
+    }
+
+
+async def test_aclose_releases_the_sync_and_the_async_pool(shared_server: LiveServer, sid: str) -> None:
+    before = open_connections(shared_server)
+    client = ZepClient(shared_server.url)
+    client.memory.add_session(Session(session_id=sid))
+    await client.memory.aget_session(sid)
+    assert len(open_connections(shared_server) - before) == 2
+    await client.aclose()
+    assert open_connections(shared_server) - before == set()
+
+
+def test_close_releases_the_sync_and_the_async_pool(shared_server: LiveServer, sid: str) -> None:
+    before = open_connections(shared_server)
+    client = ZepClient(shared_server.url)
+    client.memory.add_session(Session(session_id=sid))
+    loop = asyncio.new_event_loop()  # an idle loop, as a caller running its own loop leaves it
+    try:
+        loop.run_until_complete(client.memory.aget_session(sid))
+        assert len(open_connections(shared_server) - before) == 2
+        client.close()
+        assert open_connections(shared_server) - before == set()
+    finally:
+        loop.close()
+
+
+async def test_close_from_async_code_releases_the_async_pool_by_aclose(
+    shared_server: LiveServer, sid: str
+) -> None:
+    before = open_connections(shared_server)
+    client = ZepClient(shared_server.url)
+    await client.memory.aadd_session(Session(session_id=sid))
+    client.close()
+    await client.aclose()
+    assert open_connections(shared_server) - before == set()
+
+
+def test_the_async_pool_is_released_when_its_event_loop_ends(shared_server: LiveServer, sid: str) -> None:
+    before = open_connections(shared_server)
+    client = ZepClient(shared_server.url)
+    client.memory.add_session(Session(session_id=sid))
+    for _ in range(2):
+        asyncio.run(client.memory.aget_session(sid))
+        # asyncio.run closed its loop, and with it the pool that loop owned; the sync pool stays.
+        assert len(open_connections(shared_server) - before) == 1
+    client.close()
+    assert open_connections(shared_server) - before == set()
+
+
 # -- one definition -----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("resource", [resources.MemoryClient, resources.MessageClient, resources.UserClient])
-def test_every_operation_has_an_async_twin_built_from_the_same_plan(
+def test_every_operation_has_an_async_twin_built_from_the_same_endpoint(
     resource: type[operation.Resource],
 ) -> None:
     ops = {name: value for name, value in vars(resource).items() if isinstance(value, operation._Operation)}
@@ -246,4 +303,4 @@ def test_every_operation_has_an_async_twin_built_from_the_same_plan(
     for name, op in sync_ops.items():
         twin_op = ops["a" + name]
         assert isinstance(twin_op, operation.asynchronous | operation.async_pages)
-        assert twin_op._plan is op._plan
+        assert twin_op._endpoint is op._endpoint

@@ -72,10 +72,10 @@ def client(server: LiveServer) -> Iterator[httpx.Client]:
 @pytest.fixture(scope="session")
 def pgvector_admin() -> Iterator[str]:
     """A PostgreSQL server with pgvector for this test run: its admin URL (Unix socket, no TCP port)."""
-    import pgserver  # type: ignore[import-untyped]
+    import pgserver
 
     data = Path(tempfile.gettempdir()) / f"chatmem-pgvector-{uuid.uuid4().hex[:8]}"
-    server = pgserver.get_server(data, cleanup_mode="stop")
+    server = pgserver.get_server(data, cleanup_mode="stop")  # type: ignore[attr-defined]
     try:
         yield str(server.get_uri())
     finally:

@@ -40,7 +40,9 @@ def test_embeddings_are_mirrored_as_pgvector_vectors_and_leave_with_the_purge(
         settle(api)
         with live.db.read() as conn:
             stored = conn.execute(sa.select(message_embeddings.c.seq, message_embeddings.c.vector)).all()
-            mirrored = dict(conn.exec_driver_sql("SELECT seq, embedding::text FROM message_vectors").all())
+            mirrored: dict[int, str] = dict(
+                conn.exec_driver_sql("SELECT seq, embedding::text FROM message_vectors").all()
+            )
             context = MigrationContext.configure(
                 conn, opts={"compare_type": True, "include_name": include_name}
             )

@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from chatmem import CreateUserRequest, ZepClient
-from chatmem.client.errors import APIError
-from chatmem.models import Memory, MemorySearchPayload, Message, Session
+from chatmem_client.errors import APIError
+from chatmem_client.models import Memory, MemorySearchPayload, Message, Session
 from tests.search.conftest import settle
 from tests.support import LiveServer
 

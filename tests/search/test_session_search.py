@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from typing import Any
 
 import httpx
 import pytest
@@ -45,7 +46,7 @@ def test_the_sdk_payload_with_its_nulls_is_accepted_and_limit_defaults_to_ten(
 ) -> None:
     add(eapi, sid, *[("human", f"note number {i} about gardening") for i in range(12)])
     settle(eapi)
-    payload = {
+    payload: dict[str, Any] = {
         "text": "gardening",
         "metadata": None,
         "search_scope": "messages",

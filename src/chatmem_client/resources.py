@@ -1,10 +1,10 @@
 """``client.memory``, ``client.message`` and ``client.user``: each method and its ``a``-prefixed
-async twin are generated from one request plan (see ``operation.py``)."""
+async twin are generated from one endpoint function (see ``operation.py``)."""
 
 from __future__ import annotations
 
-from chatmem.client.operation import Resource, async_pages, asynchronous, sync, sync_pages
-from chatmem.client.plans import memory, message, user
+from chatmem_client.endpoints import memory, message, user
+from chatmem_client.operation import Resource, async_pages, asynchronous, sync, sync_pages
 
 
 class MemoryClient(Resource):

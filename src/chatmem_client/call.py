@@ -1,4 +1,4 @@
-"""Request plans: each SDK operation is written once as a ``Call`` (what to send, how to read the
+"""Endpoint calls: each SDK operation is written once as a ``Call`` (what to send, how to read the
 answer) and run by either transport. Nothing in this module does I/O."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from chatmem.client.errors import APIError, AuthError, NotFoundError
+from chatmem_client.errors import APIError, AuthError, NotFoundError
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chatmem.client.call import (
+from chatmem_client.call import (
     Call,
     Paged,
     api_path,
@@ -12,7 +12,7 @@ from chatmem.client.call import (
     read_nothing,
     require_id,
 )
-from chatmem.models import (
+from chatmem_client.models import (
     CreateUserRequest,
     MemorySearchPayload,
     MemorySearchResult,

@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from chatmem import MemorySearchPayload
-from chatmem.client.plans import memory
+from chatmem_client.endpoints import memory
 
 
 def test_memory_search_posts_the_payload_with_its_nulls_as_zep_python_does() -> None:

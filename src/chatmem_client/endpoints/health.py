@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 
-from chatmem.client.call import Call
-from chatmem.client.errors import APIError
+from chatmem_client.call import Call
+from chatmem_client.errors import APIError
 
 VERSION_HEADER = "X-Zep-Version"
 

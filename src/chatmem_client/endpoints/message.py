@@ -8,8 +8,8 @@ from uuid import UUID
 import httpx
 from pydantic import BaseModel
 
-from chatmem.client.call import Call, api_path, read_model, require_id
-from chatmem.models import Message
+from chatmem_client.call import Call, api_path, read_model, require_id
+from chatmem_client.models import Message
 
 
 class _MessageList(BaseModel):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 from types import TracebackType
 
-from chatmem.client.operation import Resource, asynchronous, sync
-from chatmem.client.plans import health
-from chatmem.client.resources import MemoryClient, MessageClient, UserClient
-from chatmem.client.transport import Transport
+from chatmem_client.endpoints import health
+from chatmem_client.operation import Resource, asynchronous, sync
+from chatmem_client.resources import MemoryClient, MessageClient, UserClient
+from chatmem_client.transport import Transport
 
 DEFAULT_URL = "http://localhost:8000"
 URL_ENV = "CHATMEM_URL"
@@ -39,7 +39,8 @@ class ZepClient(Resource):
     acheck_health = asynchronous(health.check_health)
 
     def close(self) -> None:
-        """Release the sync connection pool (the async one is released by ``aclose``)."""
+        """Release both connection pools. Called from async code, the async pool's release is only
+        scheduled on the running loop: ``await aclose()`` there to wait for it."""
         self._transport.close()
 
     async def aclose(self) -> None:

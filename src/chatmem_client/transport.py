@@ -1,22 +1,23 @@
-"""The two thin executors of request plans: one over ``httpx.Client``, one over ``httpx.AsyncClient``.
+"""The two thin executors of endpoint calls: one over ``httpx.Client``, one over ``httpx.AsyncClient``.
 
-Both httpx clients are created on first use and dropped by ``close``/``aclose``, so a client object
+Both httpx clients are created on first use and closed by ``close``/``aclose``, so a client object
 stays usable after its ``with``/``async with`` block ended (the next call opens a new connection
 pool). The async client is bound to the event loop that created it and is re-created for another
-loop, so one ``ZepClient`` can serve several ``asyncio.run`` calls.
+loop, so one ``ZepClient`` can serve several ``asyncio.run`` calls; each async pool is also closed
+when its loop shuts down, because an httpx.AsyncClient cannot be closed once its loop is gone.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from typing import Any, TypeVar
 
 import httpx
 
-from chatmem.client.call import Call, Paged
-from chatmem.client.errors import ServerUnreachableError
+from chatmem_client.call import Call, Paged
+from chatmem_client.errors import ServerUnreachableError
 
 T = TypeVar("T")
 
@@ -31,6 +32,8 @@ class Transport:
         self._sync: httpx.Client | None = None
         self._async: httpx.AsyncClient | None = None
         self._async_loop: asyncio.AbstractEventLoop | None = None
+        self._async_closer: AsyncGenerator[None, None] | None = None
+        self._closing: asyncio.Task[None] | None = None
 
     # -- clients -------------------------------------------------------------------------------
 
@@ -40,33 +43,43 @@ class Transport:
                 self._sync = httpx.Client(base_url=self.base_url, headers=self._headers, timeout=self.timeout)
             return self._sync
 
-    def _async_client(self) -> httpx.AsyncClient:
+    async def _async_client(self) -> httpx.AsyncClient:
         loop = asyncio.get_running_loop()
         with self._lock:
-            if self._async is None or self._async_loop is not loop:
-                # An AsyncClient from another (possibly closed) loop cannot be used or closed here.
-                self._async = httpx.AsyncClient(
-                    base_url=self.base_url, headers=self._headers, timeout=self.timeout
-                )
-                self._async_loop = loop
-            return self._async
+            if self._async is not None and self._async_loop is loop:
+                return self._async
+            # The pool of another (possibly closed) loop cannot be used here; its loop closes it.
+            client = httpx.AsyncClient(base_url=self.base_url, headers=self._headers, timeout=self.timeout)
+            closer = _close_with_loop(client)
+            self._async, self._async_loop, self._async_closer = client, loop, closer
+        await anext(closer)
+        return client
 
     def close(self) -> None:
+        """Close the sync pool, and the async one unless its loop is busy elsewhere: on the running
+        loop of this thread its close is scheduled (``aclose`` waits for it); on an idle loop it runs
+        here; a closed loop has closed it already."""
         with self._lock:
             client, self._sync = self._sync, None
+            loop, closer = self._async_loop, self._async_closer
+            self._async = self._async_loop = self._async_closer = None
         if client is not None:
             client.close()
+        if loop is None or closer is None or loop.is_closed():
+            return
+        if loop is _running_loop():
+            self._closing = loop.create_task(closer.aclose())
+        elif not loop.is_running() and _running_loop() is None:
+            loop.run_until_complete(closer.aclose())
 
     async def aclose(self) -> None:
+        """Close both pools (the async one on its own loop, see ``close``)."""
         self.close()
-        with self._lock:
-            client, self._async = self._async, None
-            same_loop = self._async_loop is asyncio.get_running_loop()
-            self._async_loop = None
-        if client is not None and same_loop:
-            await client.aclose()
+        closing, self._closing = self._closing, None
+        if closing is not None:
+            await closing
 
-    # -- running plans -------------------------------------------------------------------------
+    # -- running calls -------------------------------------------------------------------------
 
     def run(self, call: Call[T]) -> T:
         client = self._client()
@@ -77,7 +90,7 @@ class Transport:
         return call.finish(response)
 
     async def arun(self, call: Call[T]) -> T:
-        client = self._async_client()
+        client = await self._async_client()
         try:
             response = await client.request(call.method, call.path, params=call.params, json=call.json)
         except httpx.TransportError as exc:
@@ -118,3 +131,20 @@ class Transport:
         else:
             reason = f"{call.method} {call.path} to {url} failed: {exc or type(exc).__name__}"
         return ServerUnreachableError(reason)
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+async def _close_with_loop(client: httpx.AsyncClient) -> AsyncGenerator[None, None]:
+    """Parked at its ``yield`` while the pool lives. The loop tracks unfinished async generators and
+    closes them before it closes itself (``asyncio.run`` calls ``loop.shutdown_asyncgens``), so the
+    pool is closed on the loop that owns its connections even when nobody called ``aclose``."""
+    try:
+        yield
+    finally:
+        await client.aclose()

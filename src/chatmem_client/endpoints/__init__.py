@@ -1,0 +1,1 @@
+"""The endpoints of every SDK operation: pure functions from arguments to a ``Call``/``Paged``."""
