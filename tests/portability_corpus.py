@@ -27,13 +27,13 @@ def fill(api: httpx.Client, seed: int = 7) -> None:
     for n, odd in enumerate(ODD_IDS * 2):
         session = f"{odd} {n}"
         owner = users[n % len(users)] if n % 3 else None
-        body: dict[str, Any] = {
+        session_body: dict[str, Any] = {
             "session_id": session,
             "metadata": {"k": WORDS[n % len(WORDS)], "nested": {"n": n}},
         }
         if owner:
-            body["user_id"] = owner
-        api.post("/sessions", json=body).raise_for_status()
+            session_body["user_id"] = owner
+        api.post("/sessions", json=session_body).raise_for_status()
         for _ in range(rng.randint(1, 3)):
             messages = [
                 {
@@ -85,7 +85,8 @@ def read_all(api: httpx.Client, session_ids: list[str]) -> dict[str, Any]:
             api.get(f"/sessions/{sid}/messages", params={"limit": 1000}).json(),
             api.get(f"/sessions/{sid}/memory", params={"lastn": 1000}).json(),
         ]
-    return _without_ids(seen)
+    stripped: dict[str, Any] = _without_ids(seen)
+    return stripped
 
 
 def session_ids() -> list[str]:

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from chatmem import AuthError, Memory, Message, ZepClient, cli
 from chatmem.access import keys, tenants
 from chatmem.access.roles import Role
-from chatmem.config import Settings
+from chatmem.config import Settings, get_settings
 from chatmem.store import migrated_database
 from tests.compat.process import ChatmemProcess
 from tests.support import LiveServer, database_url, live_server
@@ -278,7 +278,7 @@ def test_serve_refuses_a_public_address_with_auth_off(
 ) -> None:
     monkeypatch.setenv("CHATMEM_DATABASE_URL", f"sqlite:///{tmp_path / 'public.db'}")
     monkeypatch.delenv("CHATMEM_AUTH", raising=False)
-    cli.get_settings.cache_clear()
+    get_settings.cache_clear()
     served: list[dict[str, object]] = []
     monkeypatch.setattr("uvicorn.run", lambda *_a, **kw: served.append(kw))
     refused = CliRunner().invoke(cli.main, ["serve", "--host", "0.0.0.0"])
@@ -291,9 +291,9 @@ def test_serve_refuses_a_public_address_with_auth_off(
     assert allowed.exit_code == 0, allowed.output
     assert served[0]["host"] == "0.0.0.0"
     monkeypatch.setenv("CHATMEM_AUTH", "on")
-    cli.get_settings.cache_clear()
+    get_settings.cache_clear()
     assert CliRunner().invoke(cli.main, ["serve", "--host", "0.0.0.0"]).exit_code == 0
-    cli.get_settings.cache_clear()
+    get_settings.cache_clear()
 
 
 def test_keys_cli_prints_the_key_alone_on_the_last_line(tmp_path: Path) -> None:
@@ -311,7 +311,7 @@ def test_keys_cli_prints_the_key_alone_on_the_last_line(tmp_path: Path) -> None:
     assert key_id in listed.output and key not in listed.output and "app1" in listed.output
     assert runner.invoke(cli.main, ["keys", "revoke", key_id, "--database-url", url]).exit_code == 0
     assert "revoked" in runner.invoke(cli.main, ["keys", "list", "--database-url", url]).output
-    cli.get_settings.cache_clear()
+    get_settings.cache_clear()
 
 
 def test_revocation_reaches_every_server_process_within_a_second(backend: str, tmp_path: Path) -> None:
@@ -341,8 +341,8 @@ def test_chatmems_sdk_works_with_a_key_and_a_token_and_raises_auth_error_otherwi
         with ZepClient(server.url, api_key=credential) as sdk:
             sdk.memory.add_memory(sid, Memory(messages=[Message(role="human", content="via sdk")]))
             assert [m.content for m in sdk.memory.get_memory(sid).messages][-1] == "via sdk"
-    for credential in (None, "cmk_000000000000_nope", token()[:-2] + "xx"):
-        with ZepClient(server.url, api_key=credential) as sdk, pytest.raises(AuthError) as refused:
+    for refused_credential in (None, "cmk_000000000000_nope", token()[:-2] + "xx"):
+        with ZepClient(server.url, api_key=refused_credential) as sdk, pytest.raises(AuthError) as refused:
             sdk.memory.get_memory(sid)
         assert refused.value.status_code == 401
     with (

@@ -4,6 +4,7 @@ SQLite no byte of the database file or its WAL, still holds the user's strings."
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -51,9 +52,9 @@ def every_row_text(server: LiveServer) -> str:
 
 
 @pytest.fixture
-def server(backend: str, tmp_path: Path) -> LiveServer:
+def server(backend: str, tmp_path: Path) -> Iterator[LiveServer]:
     with live_server(backend, tmp_path, enrich_workers=1, embeddings="off") as live:
-        yield live  # type: ignore[misc]
+        yield live
 
 
 def test_erasing_a_user_removes_everything_of_it_now_with_a_receipt(server: LiveServer) -> None:

@@ -3,6 +3,7 @@ are idempotent, resumable and stop at a bad line, and the CLI and REST front end
 
 from __future__ import annotations
 
+import datetime as dt
 import subprocess
 import sys
 from pathlib import Path
@@ -164,9 +165,7 @@ def test_selections_export_one_user_one_session_or_recent_changes(
         assert since and all(r["updated_at"] >= newest for r in since if r["type"] == "message")
 
 
-def _time(text: str) -> object:
-    import datetime as dt
-
+def _time(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text)
 
 
