@@ -371,13 +371,15 @@ def _progress(what: str, unit: str = "msg") -> Iterator[Callable[[int], object]]
 
 
 def _since(_ctx: Any, _param: Any, value: str | None) -> dt.datetime | None:
+    from chatmem.base.errors import BadRequestError
+    from chatmem.portability.export import parse_since
+
     if value is None:
         return None
     try:
-        parsed = dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not an ISO 8601 time (2026-11-30T21:30:00Z)") from None
-    return parsed.replace(tzinfo=dt.UTC) if parsed.tzinfo is None else parsed
+        return parse_since(value)
+    except BadRequestError as exc:
+        raise click.BadParameter(exc.message) from None
 
 
 _tenant_option = click.option(

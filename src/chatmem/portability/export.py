@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from chatmem.base import clock
+from chatmem.base.errors import BadRequestError
 from chatmem.portability import format as fmt
 from chatmem.store import Database
 from chatmem.store.live import above_floor
@@ -36,6 +37,15 @@ class Selection:
 
     def as_json(self) -> dict[str, Any]:
         return {"user_id": self.user_id, "session_id": self.session_id, "since": self.since}
+
+
+def parse_since(value: str) -> dt.datetime:
+    """``--since`` / ``since=``: an ISO 8601 time, UTC when it names no zone."""
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise BadRequestError(f"since is not an ISO 8601 time (2026-11-30T21:30:00Z): {value!r}") from None
+    return parsed.replace(tzinfo=dt.UTC) if parsed.tzinfo is None else parsed
 
 
 def _session_filter(tenant_id: int, selection: Selection) -> sa.ColumnElement[bool]:

@@ -3,26 +3,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from fastapi import APIRouter
 from starlette.responses import StreamingResponse
 
-from chatmem.base.errors import BadRequestError
-from chatmem.portability.export import Selection, export_lines
+from chatmem.portability.export import Selection, export_lines, parse_since
 from chatmem.server.deps import Caller, Db
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
-
-
-def _since(value: str | None) -> dt.datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise BadRequestError(f"since is not an ISO 8601 time: {value!r}") from None
-    return parsed.replace(tzinfo=dt.UTC) if parsed.tzinfo is None else parsed
 
 
 @router.get("/export", operation_id="export_tenant", response_class=StreamingResponse)
@@ -36,7 +23,9 @@ def export_tenant(
 ) -> StreamingResponse:
     """The tenant's users, sessions, summaries and messages, one JSON object per line, streamed in
     constant memory (the lines are produced in the thread pool as the client reads them)."""
-    selection = Selection(user_id or None, session_id or None, _since(since), with_embeddings)
+    selection = Selection(
+        user_id or None, session_id or None, parse_since(since) if since else None, with_embeddings
+    )
     return StreamingResponse(
         export_lines(db, caller.tenant_id, caller.tenant, selection),
         media_type="application/x-ndjson",
