@@ -21,12 +21,12 @@ import statistics
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import orjson
 import sqlalchemy as sa
+from starlette.types import Message, Receive, Scope, Send
 
 from bench.dbs import fresh_database
 from chatmem.access import keys
@@ -114,6 +114,10 @@ async def _round(call: Callable[[], Awaitable[int]]) -> tuple[float, float]:
     )
 
 
+def _bound(request: Callable[[Caller], Awaitable[int]], caller: Caller) -> Callable[[], Awaitable[int]]:
+    return lambda: request(caller)
+
+
 async def measure(db: Database, url: str) -> dict[str, dict[str, float]]:
     key = keys.create_key(db, "default", Role.WRITER, "bench").key
     # Every app gets the same request, key included (auth off ignores it): only authentication differs.
@@ -138,9 +142,8 @@ async def measure(db: Database, url: str) -> dict[str, dict[str, float]]:
         modes = list(apps)
         for index in range(ROUNDS):
             for mode in modes[index % 3 :] + modes[: index % 3]:  # each mode goes first in turn
-                caller = apps[mode]
-                samples[mode].append(await _round(partial(request, caller)))
-        figure: dict[str, Any] = {}
+                samples[mode].append(await _round(_bound(request, apps[mode])))
+        figure: dict[str, float] = {}
         for measure_index, unit in enumerate(("wall", "cpu")):
             off, again, on = (
                 statistics.median(sample[measure_index] for sample in samples[mode])
@@ -160,7 +163,13 @@ async def measure(db: Database, url: str) -> dict[str, dict[str, float]]:
 def layer_cost_us(repeat: int = 100_000) -> float:
     """CPU of ``AuthMiddleware`` for a cached key, around an app that does nothing."""
 
-    async def nothing(*_args: Any) -> Any:
+    async def nothing(_scope: Scope, _receive: Receive, _send: Send) -> None:
+        return None
+
+    async def receive() -> Message:
+        return {"type": "http.disconnect"}
+
+    async def send(_message: Message) -> None:
         return None
 
     async def measure_layer() -> float:
@@ -173,10 +182,10 @@ def layer_cost_us(repeat: int = 100_000) -> float:
                 "path": "/api/v1/sessions/s/memory",
                 "headers": [(b"host", b"bench"), (b"authorization", f"Bearer {key}".encode())],
             }
-            await layer(dict(scope), nothing, nothing)  # resolves and caches the key
+            await layer(dict(scope), receive, send)  # resolves and caches the key
             started = time.process_time()
             for _ in range(repeat):
-                await layer(dict(scope), nothing, nothing)
+                await layer(dict(scope), receive, send)
             return (time.process_time() - started) / repeat * 1e6
 
     return asyncio.run(measure_layer())

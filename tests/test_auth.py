@@ -341,8 +341,8 @@ def test_chatmems_sdk_works_with_a_key_and_a_token_and_raises_auth_error_otherwi
         with ZepClient(server.url, api_key=credential) as sdk:
             sdk.memory.add_memory(sid, Memory(messages=[Message(role="human", content="via sdk")]))
             assert [m.content for m in sdk.memory.get_memory(sid).messages][-1] == "via sdk"
-    for refused_credential in (None, "cmk_000000000000_nope", token()[:-2] + "xx"):
-        with ZepClient(server.url, api_key=refused_credential) as sdk, pytest.raises(AuthError) as refused:
+    for bad in (None, "cmk_000000000000_nope", token()[:-2] + "xx"):
+        with ZepClient(server.url, api_key=bad) as sdk, pytest.raises(AuthError) as refused:
             sdk.memory.get_memory(sid)
         assert refused.value.status_code == 401
     with (

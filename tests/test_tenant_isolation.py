@@ -224,15 +224,15 @@ def test_lists_and_cursors_show_only_the_callers_tenant(tenants: tuple[Tenant, T
     fill(a, "ua", [f"a{i}" for i in range(4)], MARK)
     fill(b, "ub", ["b0", "b1"], "b")
     copied = a.writer.get("/sessions", params={"limit": 1}).headers["X-Next-Cursor"]
-    all_params: tuple[dict[str, str | int], ...] = (
+    pages: list[dict[str, str | int]] = [
         {},
         {"limit": 1},
         {"cursor": 1},
         {"after": copied},
         {"after": encode_keyset(0)},
         {"limit": 100, "after": encode_keyset(0)},
-    )
-    for params in all_params:
+    ]
+    for params in pages:
         for path in ("/sessions", "/user", "/user/ua/sessions"):
             listed = b.writer.get(path, params=params)
             assert listed.status_code == 200, listed.text

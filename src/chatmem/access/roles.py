@@ -24,9 +24,6 @@ class Role(enum.IntEnum):
             raise ValueError(f"unknown role {value!r}: use reader, writer or admin") from None
 
 
-ROLE_NAMES = tuple(role.label for role in Role)
-
-
 class Principal:
     """Who is calling: a tenant (id and name), a role, and the key id when a chatmem key was used."""
 
