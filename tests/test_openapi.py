@@ -47,7 +47,11 @@ def test_ok_bodies_are_text_and_creates_are_201(document: dict[str, Any]) -> Non
     assert list(paths["/api/v1/sessions/{session_id}/memory"]["post"]["responses"]["200"]["content"]) == [
         "text/plain"
     ]
-    assert list(paths["/api/v1/user/{user_id}"]["delete"]["responses"]["200"]["content"]) == ["text/plain"]
+    # DELETE user answers OK, or with ?erase=true the erase receipt.
+    deleted = paths["/api/v1/user/{user_id}"]["delete"]["responses"]["200"]["content"]
+    assert list(deleted) == ["text/plain", "application/json"]
+    receipt = deleted["application/json"]["schema"]
+    assert receipt["title"] == "EraseReceipt" and "messages" in receipt["properties"]
     assert "201" in paths["/api/v1/sessions"]["post"]["responses"]
     listed = paths["/api/v1/sessions"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
     assert listed == {"type": "array", "items": {"$ref": "#/components/schemas/Session"}}

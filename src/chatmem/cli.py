@@ -1,17 +1,19 @@
 """The ``chatmem`` command: ``serve``, ``migrate``, ``purge``, ``worker``, ``reembed``, ``queue``, ``keys``,
-``tenants``, ``token``."""
+``tenants``, ``token``, and the data portability commands ``export``, ``import``, ``erase-user``."""
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 import logging
 import os
 import shutil
+import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 
@@ -306,7 +308,11 @@ def reembed(database_url: str | None, as_jobs: bool) -> None:
             return
         missing = sum(work.count_missing(db, embedder.model).values())
         with tqdm(total=missing, unit="row", desc=f"reembed {embedder.model}") as bar:
-            done = work.reembed(db, embedder, bar.update)
+
+            def advance(rows: int) -> None:
+                bar.update(rows)
+
+            done = work.reembed(db, embedder, advance)
     finally:
         db.dispose()
     click.echo(f"embedded {done} row(s) with {embedder.model}")
@@ -480,6 +486,100 @@ def token_create(tenant: str | None, role: str | None, expires_in: float | None,
     except tokens.TokenError as exc:
         raise click.UsageError(str(exc)) from None
     click.echo(minted)
+
+
+@contextmanager
+def _progress(what: str, unit: str = "msg") -> Iterator[Callable[[int], object]]:
+    """A progress bar on stderr when stderr is a terminal (never in the data on stdout)."""
+    from tqdm import tqdm
+
+    with tqdm(desc=what, unit=unit, unit_scale=True, file=sys.stderr, disable=not sys.stderr.isatty()) as bar:
+        yield bar.update
+
+
+def _since(_ctx: Any, _param: Any, value: str | None) -> dt.datetime | None:
+    from chatmem.base.errors import BadRequestError
+    from chatmem.portability.export import parse_since
+
+    if value is None:
+        return None
+    try:
+        return parse_since(value)
+    except BadRequestError as exc:
+        raise click.BadParameter(exc.message) from None
+
+
+_tenant_option = click.option(
+    "--tenant", default="default", show_default=True, help="The tenant whose data this is."
+)
+
+
+@main.command("export")
+@_database_option
+@_tenant_option
+@click.option("--user", "user_id", default=None, help="Only this user and its sessions.")
+@click.option("--session", "session_id", default=None, help="Only this session (and its user).")
+@click.option(
+    "--since", callback=_since, default=None, help="Only what changed at or after this time (UTC if no zone)."
+)
+@click.option("--with-embeddings", is_flag=True, help="Include message and summary vectors.")
+def export_command(
+    database_url: str | None,
+    tenant: str,
+    user_id: str | None,
+    session_id: str | None,
+    since: dt.datetime | None,
+    with_embeddings: bool,
+) -> None:
+    """Write a tenant's users, sessions, summaries and messages to stdout as JSON Lines
+    (docs/portability.md): chatmem export > dump.jsonl"""
+    from chatmem.access.tenants import get_tenant
+    from chatmem.portability.export import Selection, export_lines
+
+    selection = Selection(user_id, session_id, since, with_embeddings)
+    out = sys.stdout.buffer
+    with _migrated(database_url) as db, _progress("export") as progress:
+        found = get_tenant(db, tenant)
+        for line in export_lines(db, found.id, found.name, selection, progress=progress):
+            out.write(line)
+    out.flush()
+
+
+@main.command("import")
+@_database_option
+@_tenant_option
+@click.argument("dump", type=click.File("rb"))
+def import_command(database_url: str | None, tenant: str, dump: Any) -> None:
+    """Import a dump written by `chatmem export` (or `-` for stdin). Run it again to finish an
+    interrupted import: nothing is stored twice."""
+    from chatmem.access.tenants import create_tenant
+    from chatmem.portability.importer import import_lines
+
+    with _migrated(database_url) as db, _progress("import") as progress:
+        found = create_tenant(db, tenant)
+        result = import_lines(db, found.id, dump, progress=progress)
+    click.echo(
+        f"imported {result.users} users, {result.sessions} sessions, {result.messages} messages, "
+        f"{result.summaries} summaries, {result.embeddings} vectors into tenant {found.name}; "
+        f"{result.already_there} already there; {result.jobs} enrichment jobs queued",
+        err=True,
+    )
+
+
+@main.command("erase-user")
+@_database_option
+@_tenant_option
+@click.argument("user_id")
+def erase_user_command(database_url: str | None, tenant: str, user_id: str) -> None:
+    """Remove a user and everything derived from it for good, now; prints the receipt (JSON)."""
+    import orjson
+
+    from chatmem.access.tenants import get_tenant
+    from chatmem.portability.erase import erase_user
+
+    with _migrated(database_url) as db:
+        receipt = erase_user(db, get_tenant(db, tenant).id, user_id)
+    click.echo(orjson.dumps(receipt.as_json(), option=orjson.OPT_INDENT_2).decode())
 
 
 def _when(value: object) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,7 +27,7 @@ from tests.support import live_server
     ],
 )
 def test_the_startup_log_names_the_embedder(
-    caplog: pytest.LogCaptureFixture, tmp_path: Path, settings: dict[str, object], expected: str
+    caplog: pytest.LogCaptureFixture, tmp_path: Path, settings: dict[str, Any], expected: str
 ) -> None:
     caplog.set_level(logging.INFO, logger="chatmem")
     with live_server("sqlite", tmp_path, embeddings_preload=False, data_dir=tmp_path, **settings):

@@ -28,7 +28,17 @@ from chatmem.server.observe import ObserveMiddleware, record_route
 from chatmem.server.openapi import install_openapi
 from chatmem.server.purger import PeriodicPurge
 from chatmem.server.responses import JSON
-from chatmem.server.routes import admin, health, memory, messages, metrics, search, sessions, users
+from chatmem.server.routes import (
+    admin,
+    health,
+    memory,
+    messages,
+    metrics,
+    portability,
+    search,
+    sessions,
+    users,
+)
 from chatmem.server.routes import enrichment as enrichment_routes
 from chatmem.server.shutdown import Deadline, on_terminate
 from chatmem.store import Database
@@ -148,7 +158,19 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     install_error_handlers(app)
     if settings.api_docs:
         install_docs(app)
-    for module in (health, metrics, sessions, memory, messages, users, enrichment_routes, search, admin):
+    routers = (
+        health,
+        metrics,
+        sessions,
+        memory,
+        messages,
+        users,
+        enrichment_routes,
+        search,
+        admin,
+        portability,
+    )
+    for module in routers:
         app.include_router(module.router)
     install_openapi(app, settings)
     return app

@@ -20,6 +20,7 @@ from pydantic import BaseModel, TypeAdapter
 from chatmem.base.validation import MAX_INT
 from chatmem.config import Settings
 from chatmem.models import Memory, MemorySearchResult, Message, Session, User, WireModel
+from chatmem.portability.erase import EraseReceipt
 
 
 class ErrorBody(BaseModel):
@@ -89,6 +90,7 @@ class Purged(BaseModel):
 
 
 TEXT = "text/plain"
+NDJSON = "application/x-ndjson"
 # operation id -> (success status, success body: a type for JSON, TEXT for Zep's plain "OK")
 SUCCESS: dict[str, tuple[int, Any]] = {
     "get_memory": (200, Memory),
@@ -118,7 +120,10 @@ SUCCESS: dict[str, tuple[int, Any]] = {
     "create_tenant": (201, Tenant),
     "delete_tenant": (200, TEXT),
     "purge": (200, Purged),
+    "export_tenant": (200, NDJSON),
 }
+# A second body some operations answer with: DELETE user with ?erase=true answers the receipt.
+ALSO_JSON: dict[str, Any] = {"delete_user": EraseReceipt}
 
 ERRORS = {
     400: "bad input: a malformed value, a limit exceeded (docs/limits.md), a Host not allowed",
@@ -162,8 +167,13 @@ def describe(app: FastAPI, settings: Settings) -> dict[str, Any]:
             status, body = SUCCESS[operation["operationId"]]
             if body == TEXT:
                 content: dict[str, Any] = {TEXT: {"schema": {"type": "string", "enum": ["OK"]}}}
+            elif body == NDJSON:
+                content = {NDJSON: {"schema": {"type": "string"}}}
             else:
                 content = {"application/json": {"schema": _schema(body, components)}}
+            if operation["operationId"] in ALSO_JSON:
+                also = _schema(ALSO_JSON[operation["operationId"]], components)
+                content["application/json"] = {"schema": also}
             responses: dict[str, Any] = {str(status): {"description": "success", "content": content}}
             codes = [400, 503]
             if operation.get("parameters") and any(p["in"] == "path" for p in operation["parameters"]):

@@ -120,6 +120,9 @@ class Database:
                 "synchronous=NORMAL",
                 f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
                 "foreign_keys=ON",
+                # Deleted content is overwritten with zeros, so an erased user leaves no bytes in
+                # the file (chatmem.portability.erase, docs/portability.md).
+                "secure_delete=ON",
             ):
                 cursor.execute(f"PRAGMA {pragma}")
             cursor.close()

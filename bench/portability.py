@@ -1,0 +1,100 @@
+"""Export and import throughput (messages per second) at a given size, on SQLite and PostgreSQL, with
+peak memory, beside a baseline measured in the same run: reading the same message rows with the raw
+DB-API cursor and nothing else (what any export must at least pay).
+
+    .venv/bin/python -m bench.portability --messages 1000000          # the issue's size
+    .venv/bin/python -m bench.portability --messages 100000 --db sqlite
+
+Targets (issue 15): export >= 50,000 msg/s, import >= 20,000 msg/s, memory not growing with size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import resource
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+from bench.dbs import fresh_database
+from chatmem.portability import format as fmt
+from chatmem.portability.export import Selection, export_lines
+from chatmem.portability.importer import import_lines
+from chatmem.store import Database, migrate
+from chatmem.store.tables import DEFAULT_TENANT, DEFAULT_TENANT_ID
+
+PER_SESSION = 100
+
+
+def synthetic_dump(messages: int) -> Iterator[bytes]:
+    """A dump of ``messages`` messages in sessions of PER_SESSION, generated line by line."""
+    ts = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    yield fmt.encode(fmt.header(DEFAULT_TENANT, {}, False, ts))
+    for s in range((messages + PER_SESSION - 1) // PER_SESSION):
+        session_id = f"bench-{s}"
+        yield fmt.encode(
+            {"type": "session", "session_id": session_id, "uuid": uuid.uuid4(), "user_id": None,
+             "metadata": {"s": s}, "created_at": ts, "updated_at": ts, "deleted_at": None}
+        )  # fmt: skip
+        for seq in range(1, min(PER_SESSION, messages - s * PER_SESSION) + 1):
+            yield fmt.encode(
+                {"type": "message", "session_id": session_id, "seq": seq, "uuid": uuid.uuid4(),
+                 "role": "human" if seq % 2 else "ai", "content": f"message {seq} of session {s}, some words",
+                 "metadata": {"n": seq}, "token_count": 9, "created_at": ts, "updated_at": ts}
+            )  # fmt: skip
+    yield fmt.encode({"type": "end", "counts": {}})
+
+
+def peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run(kind: str, messages: int, work: Path) -> None:
+    with fresh_database(kind, work) as url:
+        db = Database(url, pool_size=2)
+        migrate(db)
+        before = peak_mib()
+        started = time.perf_counter()
+        result = import_lines(db, DEFAULT_TENANT_ID, synthetic_dump(messages))
+        imported = time.perf_counter() - started
+        assert result.messages == messages
+        after_import = peak_mib()
+        started = time.perf_counter()
+        written = sum(1 for _ in export_lines(db, DEFAULT_TENANT_ID, DEFAULT_TENANT, Selection()))
+        exported = time.perf_counter() - started
+        assert written > messages
+        started = time.perf_counter()
+        pooled = db.engine.raw_connection()
+        cursor = pooled.cursor()
+        cursor.execute("SELECT session_pk, seq, uuid, role, content, metadata, token_count, created_at, "
+                       "updated_at FROM messages ORDER BY session_pk, seq")  # fmt: skip
+        while cursor.fetchmany(2000):
+            pass
+        baseline = time.perf_counter() - started
+        pooled.close()
+        db.dispose()
+        print(
+            f"{kind:<9}{messages:>10,} msgs  import {messages / imported:>9,.0f} msg/s  "
+            f"export {messages / exported:>9,.0f} msg/s  raw read (baseline) {messages / baseline:>10,.0f} "
+            f"msg/s  export/raw {baseline / exported:.2f}  peak RSS {before:.0f} -> {after_import:.0f} -> "
+            f"{peak_mib():.0f} MiB"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--messages", type=int, default=1_000_000)
+    parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as work:
+        for kind in ("sqlite", "postgres") if args.db == "both" else (args.db,):
+            run(kind, args.messages, Path(work))
+
+
+if __name__ == "__main__":
+    main()
