@@ -21,7 +21,9 @@ from tests.support import PG_ADMIN_URL, database_url, postgres_database
 
 def app_on(url: str) -> TestClient:
     # No lifespan: the app must not need its workers to answer the probes.
-    return TestClient(create_app(Settings(database_url=url, enrich_workers=0, purge_every_minutes=0)))
+    return TestClient(
+        create_app(Settings(database_url=url, enrich_workers=0, purge_every_minutes=0, allowed_hosts="*"))
+    )
 
 
 def test_ready_only_once_the_schema_is_at_the_newest_migration(backend: str, tmp_path: Path) -> None:

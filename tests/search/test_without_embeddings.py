@@ -18,9 +18,10 @@ def test_messages_are_found_by_text_before_or_without_embeddings(
         assert contents(search(api, f"/sessions/{sid}", text="report friday", search_type="text")) == [
             "The quarterly report is due on Friday."
         ]
-        # Hybrid falls back to its keyword half.
+        # Hybrid falls back to its keyword half, and adds the turn after its best hit (neighbour expansion).
         assert contents(search(api, f"/sessions/{sid}", text="quarterly report", search_type="hybrid")) == [
-            "The quarterly report is due on Friday."
+            "The quarterly report is due on Friday.",
+            "I will draft it.",
         ]
         response = api.post(f"/sessions/{sid}/search", json={"text": "report", "search_type": "similarity"})
         assert response.status_code == 400
