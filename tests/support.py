@@ -108,7 +108,11 @@ class LiveServer:
 
     def __init__(self, settings: Settings, *, root_path: str = "") -> None:
         self.settings = settings
-        self.db = Database(settings.resolved_database_url(), pool_size=settings.db_pool_size)
+        self.db = Database(
+            settings.resolved_database_url(),
+            pool_size=settings.db_pool_size,
+            group_commit=settings.group_commit,
+        )
         migrate(self.db)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"

@@ -39,6 +39,11 @@ class Settings(BaseSettings):
         description="answer GET/POST memory without FastAPI's per-request machinery (server/fast_routes.py); "
         "false sends them through the FastAPI routes, with the same answers",
     )
+    group_commit: bool = Field(
+        default=True,
+        description="SQLite: appends and other writes that arrive while a commit is in flight are written "
+        "in one transaction, each in its own savepoint (store/group_commit.py); no effect on PostgreSQL",
+    )
     purge_every_minutes: float = Field(
         default=60, ge=0, description="how often the server hard-deletes soft-deleted data; 0 disables"
     )

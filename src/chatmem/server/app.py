@@ -64,7 +64,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     """Build the app. The schema must already be migrated (``chatmem serve`` does it first)."""
     settings = settings or get_settings()
     owns_db = db is None
-    database = db or Database(settings.resolved_database_url(), pool_size=settings.db_pool_size)
+    database = db or Database(
+        settings.resolved_database_url(), pool_size=settings.db_pool_size, group_commit=settings.group_commit
+    )
     # One per app: it holds the query embedder and the in-memory vectors of exact search.
     searcher = Searcher(database, settings)
     access_log = None

@@ -28,6 +28,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from chatmem.base.json import json_text
+from chatmem.store.group_commit import GroupCommitter
 from chatmem.store.prepared import (
     Done,
     Plan,
@@ -68,7 +69,7 @@ def normalize_url(url: str) -> sa.URL:
 class Database:
     """The engines for one database, and the transactions the memory layer runs in."""
 
-    def __init__(self, url: str, *, pool_size: int = 8) -> None:
+    def __init__(self, url: str, *, pool_size: int = 8, group_commit: bool = True) -> None:
         self.url = normalize_url(url)
         self.dialect_name = self.url.get_backend_name()
         if self.dialect_name == "sqlite":
@@ -94,6 +95,11 @@ class Database:
             # Single-statement reads need no BEGIN/COMMIT round trips.
             self._fast = sa.create_engine(self.url, isolation_level="AUTOCOMMIT", **options)
         self._pool_size = pool_size
+        # SQLite: the write plans of the event loop go through one writer thread that commits whatever
+        # arrived together in one transaction (chatmem.store.group_commit).
+        self.group_commit = (
+            GroupCommitter(self.write_raw) if group_commit and self.dialect_name == "sqlite" else None
+        )
         # Per event loop: the psycopg async pool of ``aread_plan`` / ``awrite_plan`` (PostgreSQL only),
         # opened on first use.
         self._async_pools: dict[asyncio.AbstractEventLoop, asyncio.Task[AsyncConnectionPool[Any]]] = {}
@@ -217,7 +223,10 @@ class Database:
 
     async def awrite_plan(self, plan: WritePlan[T]) -> T:
         """``write_plan`` without blocking the event loop: on PostgreSQL on the async driver, in one
-        transaction; on SQLite in the thread pool, because the single writer may have to wait."""
+        transaction; on SQLite on the group-commit writer thread (or the thread pool without group
+        commit), because the single writer may have to wait."""
+        if self.group_commit is not None:
+            return await self.group_commit.submit(plan)
         if self.is_sqlite:
             return await anyio.to_thread.run_sync(self.write_plan, plan)
         return await self._adrive(plan, transaction=True)
@@ -294,5 +303,7 @@ class Database:
         return self._writer
 
     def dispose(self) -> None:
+        if self.group_commit is not None:
+            self.group_commit.close()
         for engine in {self._writer, self._reader, self._fast}:
             engine.dispose()

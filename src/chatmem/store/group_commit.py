@@ -1,0 +1,162 @@
+"""Group commit for SQLite: write plans that arrive while a commit is in flight share the next one.
+
+SQLite has one writer. With a commit per request, 32 clients appending at once queue for that writer
+and each pays a transaction (BEGIN IMMEDIATE, the WAL append of its pages, COMMIT) and two thread
+hand-offs. Here one thread owns the writing: it takes every plan waiting in its queue (up to
+``max_group``), runs them in one transaction, each inside its own SAVEPOINT, commits once, and then
+answers each caller. Nothing waits for company: a plan that finds the writer idle is written at once, in
+a group of one, so a lone client sees no added latency.
+
+What each caller sees is unchanged:
+
+- **Atomic and alone.** A plan that raises (bad input found late, a constraint) is rolled back to its
+  savepoint and fails by itself; the others of the group commit.
+- **Acknowledged means committed.** A caller is answered only after the COMMIT of its group returned.
+  If the COMMIT itself fails, every plan of the group fails and none is stored.
+- **Order.** Plans run in the order they were queued; appends to one session keep their order
+  (each reserves its ``seq`` numbers under the session row, as before).
+- **Durability** is SQLite's for the commit (WAL, ``synchronous=NORMAL``): an acknowledged write
+  survives a killed process; after a power loss the last commits before the crash may be gone
+  (docs/architecture.md, "Durability").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from chatmem.store.prepared import Done, RawTransaction, WritePlan, drive, first_step, run_step
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+# A group's size is bounded so that one commit never holds the writer for long.
+MAX_GROUP = 64
+
+
+@dataclass(slots=True)
+class _Pending:
+    plan: WritePlan[Any]
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Any]
+    value: Any = None
+    error: BaseException | None = field(default=None)
+
+
+def _settle(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
+    if future.done():  # the caller went away (its request was cancelled)
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(value)
+
+
+class GroupCommitter:
+    """One writer thread, fed by ``submit`` from any event loop."""
+
+    def __init__(
+        self, transaction: Callable[[], AbstractContextManager[RawTransaction]], max_group: int = MAX_GROUP
+    ) -> None:
+        self._transaction = transaction
+        self._max_group = max_group
+        self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self._savepoints = itertools.count()
+        # How many groups and plans were committed (read by tests and benchmarks).
+        self.groups = 0
+        self.plans = 0
+
+    async def submit(self, plan: WritePlan[T]) -> T:
+        """Run ``plan`` in the next group; return its result once that group has committed."""
+        loop = asyncio.get_running_loop()
+        pending = _Pending(plan, loop, loop.create_future())
+        self._ensure_thread()
+        self._queue.put(pending)
+        result: T = await pending.future
+        return result
+
+    def close(self) -> None:
+        """Stop the writer thread after the plans already queued."""
+        with self._start_lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._queue.put(None)
+            thread.join(timeout=30)
+
+    def _ensure_thread(self) -> None:
+        if self._thread is None:
+            with self._start_lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._run, name="chatmem-writer", daemon=True)
+                    self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            group = [first]
+            stop = False
+            while len(group) < self._max_group:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stop = True
+                    break
+                group.append(more)
+            self._write(group)
+            for pending in group:
+                pending.loop.call_soon_threadsafe(_settle, pending.future, pending.value, pending.error)
+            if stop:
+                return
+
+    def _write(self, group: list[_Pending]) -> None:
+        try:
+            with self._transaction() as conn:
+                if len(group) == 1:
+                    group[0].value = _run_plan(conn, group[0].plan)
+                else:
+                    for pending in group:
+                        self._run_in_savepoint(conn, pending)
+        except BaseException as exc:  # BEGIN, a savepoint or the COMMIT failed: nothing was stored
+            for pending in group:
+                if pending.error is None:
+                    pending.error = exc
+                    pending.value = None
+            if not isinstance(exc, Exception):
+                raise
+            return
+        self.groups += 1
+        self.plans += sum(1 for pending in group if pending.error is None)
+
+    def _run_in_savepoint(self, conn: RawTransaction, pending: _Pending) -> None:
+        name = f"chatmem_{next(self._savepoints)}"
+        cursor = conn.dbapi_connection.cursor()
+        try:
+            cursor.execute(f"SAVEPOINT {name}")
+            try:
+                pending.value = _run_plan(conn, pending.plan)
+            except Exception as exc:
+                cursor.execute(f"ROLLBACK TO {name}")
+                pending.error = exc
+            cursor.execute(f"RELEASE {name}")
+        finally:
+            cursor.close()
+
+
+def _run_plan(conn: RawTransaction, plan: WritePlan[T]) -> T:
+    first = first_step(plan)
+    if isinstance(first, Done):
+        return first.value
+    return drive(plan, lambda step: run_step(conn, step), first)
