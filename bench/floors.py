@@ -3,6 +3,9 @@
 (1) ``noop``: FastAPI with chatmem's settings, middleware and response class, answering chatmem's
     routes with canned bodies and doing no work: the cost of the HTTP stack alone. GET and POST
     memory are answered in front of FastAPI, as chatmem's fast path answers them.
+(3) ``naive``: what a user would write instead of chatmem: plain FastAPI routes with a pydantic body,
+    one ``messages`` table, one INSERT and COMMIT per append on sqlite3 (WAL, ``synchronous=NORMAL``,
+    chatmem's own durability setting) or psycopg, in FastAPI's thread pool; GET memory one SELECT.
 (2) ``asgi``: a framework-free ASGI callable doing chatmem's SQL (``bench.rawsql``) on the same
     database in worker threads (as Starlette runs chatmem's sync routes), GET and POST memory on
     PostgreSQL on psycopg's async driver on the event loop (as chatmem runs them): the cost of the
@@ -16,13 +19,17 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import sqlite3
+import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
 import anyio.to_thread
 import orjson
 from fastapi import FastAPI, Request
+from pydantic import BaseModel
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -204,11 +211,102 @@ def asgi_app() -> RawAsgiApp:
     return RawAsgiApp(os.environ["BENCH_DB_URL"])
 
 
+class _NaiveMessage(BaseModel):
+    role: str
+    content: str
+    metadata: dict[str, Any] | None = None
+
+
+class _NaiveMemory(BaseModel):
+    messages: list[_NaiveMessage]
+
+
+class _NaiveStore:
+    """One connection per thread; the table created on first use."""
+
+    def __init__(self, url: str) -> None:
+        self.sqlite = url.startswith("sqlite")
+        self.url = url
+        self._local = threading.local()
+        placeholder = "?" if self.sqlite else "%s"
+        self.insert = (
+            "INSERT INTO naive_messages (session_id, role, content, metadata, created_at) "
+            f"VALUES ({', '.join([placeholder] * 5)})"
+        )
+        self.select = (
+            "SELECT role, content, metadata, created_at FROM naive_messages "
+            f"WHERE session_id = {placeholder} ORDER BY id DESC LIMIT {placeholder}"
+        )
+        with self._connect() as conn:
+            key = "INTEGER PRIMARY KEY AUTOINCREMENT" if self.sqlite else "BIGSERIAL PRIMARY KEY"
+            conn.execute(
+                f"CREATE TABLE IF NOT EXISTS naive_messages (id {key}, session_id TEXT NOT NULL, "
+                "role TEXT NOT NULL, content TEXT NOT NULL, metadata TEXT, created_at TEXT NOT NULL)"
+            )
+            conn.execute("CREATE INDEX IF NOT EXISTS naive_by_session ON naive_messages (session_id, id)")
+            conn.commit()
+
+    def _connect(self) -> Any:
+        if self.sqlite:
+            conn = sqlite3.connect(self.url.removeprefix("sqlite:///"), timeout=30, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            return conn
+        import psycopg
+
+        return psycopg.connect(self.url.replace("postgresql+psycopg://", "postgresql://"))
+
+    def conn(self) -> Any:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect()
+        return conn
+
+
+def naive_app() -> FastAPI:
+    """Floor (3): the straightforward app, one INSERT and COMMIT per message appended."""
+    store = _NaiveStore(os.environ["BENCH_DB_URL"])
+    app = FastAPI()
+
+    @app.get("/healthz")
+    def healthz() -> PlainTextResponse:
+        return PlainTextResponse(".")
+
+    @app.post("/api/v1/sessions/{session_id}/memory")
+    def add_memory(session_id: str, memory: _NaiveMemory) -> PlainTextResponse:
+        conn = store.conn()
+        now = datetime.now(UTC).isoformat()
+        for message in memory.messages:
+            metadata = orjson.dumps(message.metadata).decode() if message.metadata else None
+            conn.execute(store.insert, (session_id, message.role, message.content, metadata, now))
+        conn.commit()
+        return PlainTextResponse("OK")
+
+    @app.get("/api/v1/sessions/{session_id}/memory")
+    def get_memory(session_id: str, lastn: int = 12) -> dict[str, Any]:
+        rows = store.conn().execute(store.select, (session_id, lastn)).fetchall()
+        if not store.sqlite:
+            store.conn().commit()  # end the read transaction psycopg opened
+        return {
+            "messages": [
+                {
+                    "role": r[0],
+                    "content": r[1],
+                    "metadata": orjson.loads(r[2]) if r[2] else {},
+                    "created_at": r[3],
+                }
+                for r in reversed(rows)
+            ]
+        }
+
+    return app
+
+
 def main() -> None:
     import uvicorn
 
     parser = argparse.ArgumentParser(prog="python -m bench.floors")
-    parser.add_argument("kind", choices=("noop", "asgi"))
+    parser.add_argument("kind", choices=("noop", "asgi", "naive"))
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()

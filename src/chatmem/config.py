@@ -146,6 +146,13 @@ class Settings(BaseSettings):
     enrich_workers: int = Field(
         default=1, ge=0, description="worker threads inside each server process; 0 = run `chatmem worker`"
     )
+    enrich_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="nice value of the worker threads inside a server process (Linux): the requests come "
+        "first, enrichment takes the CPU they leave; 0 = same priority",
+    )
     enrich_poll_seconds: float = Field(default=0.25, gt=0, description="idle wait between queue polls")
     enrich_batch_size: int = Field(default=32, ge=1, description="jobs one worker claims at a time")
     enrich_lease_seconds: float = Field(

@@ -55,6 +55,11 @@ def _load(directory: Path) -> LoadedModel:
     options = onnxruntime.SessionOptions()
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3  # ORT's warnings about unused initializers are noise here
+    # One thread, the caller's, and no spinning: ORT's default pool of a thread per core busy-waits after
+    # every run, and in a server process it took the CPU the requests needed (docs/benchmarks.md).
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
     tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
     tokenizer.no_padding()  # padding is per length-sorted batch, below

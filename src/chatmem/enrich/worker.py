@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -96,9 +98,12 @@ class Worker:
         if self.observer is not None:
             self.observer(job, outcome)
 
-    def run(self, stop: threading.Event) -> None:
+    def run(self, stop: threading.Event, *, nice: int = 0) -> None:
         """Work until ``stop`` is set; poll when idle. Errors (a database restart, say) are logged and
-        retried after the poll interval: a worker never dies of them."""
+        retried after the poll interval: a worker never dies of them. ``nice`` lowers this thread's
+        CPU priority (Linux; a no-op elsewhere)."""
+        if nice:
+            lower_priority(nice)
         while not stop.is_set():
             try:
                 claimed = self.run_once()
@@ -107,6 +112,22 @@ class Worker:
                 claimed = 0
             if not claimed:
                 stop.wait(self.settings.enrich_poll_seconds)
+
+
+def lower_priority(nice: int) -> None:
+    """Raise the calling thread's nice value by ``nice`` (Linux keeps one per thread).
+
+    Inside a server process the workers share two cores with the requests. At equal priority the
+    embedding model took a whole core from the appends (docs/benchmarks.md, "Write path"); niced, the
+    workers use what the requests leave, and catch up when traffic pauses.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        thread = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, thread, os.getpriority(os.PRIO_PROCESS, thread) + nice)
+    except OSError as exc:  # e.g. a sandbox that forbids it: run at normal priority
+        log.warning("could not lower the enrichment workers' priority: %s", exc)
 
 
 class WorkerPool:
@@ -127,7 +148,13 @@ class WorkerPool:
         self.workers = [Worker(db, settings, enricher=enricher, observer=observer) for _ in range(threads)]
         self._stop = threading.Event()
         self._threads = [
-            threading.Thread(target=w.run, args=(self._stop,), name=f"chatmem-enrich-{i}", daemon=True)
+            threading.Thread(
+                target=w.run,
+                args=(self._stop,),
+                kwargs={"nice": settings.enrich_nice},
+                name=f"chatmem-enrich-{i}",
+                daemon=True,
+            )
             for i, w in enumerate(self.workers)
         ]
 
