@@ -6,6 +6,8 @@
 (3) ``naive``: what a user would write instead of chatmem: plain FastAPI routes with a pydantic body,
     one ``messages`` table, one INSERT and COMMIT per append on sqlite3 (WAL, ``synchronous=NORMAL``,
     chatmem's own durability setting) or psycopg, in FastAPI's thread pool; GET memory one SELECT.
+(4) ``parse``: a no-work FastAPI app with plain async routes that parses the body into a pydantic
+    model and answers "OK": the floor issue 18 measures the append against.
 (2) ``asgi``: a framework-free ASGI callable doing chatmem's SQL (``bench.rawsql``) on the same
     database in worker threads (as Starlette runs chatmem's sync routes), GET and POST memory on
     PostgreSQL on psycopg's async driver on the event loop (as chatmem runs them): the cost of the
@@ -263,6 +265,26 @@ class _NaiveStore:
         return conn
 
 
+def parse_app() -> FastAPI:
+    """Floor (4): a no-work FastAPI app that parses the same body into a pydantic model and answers
+    "OK" (the issue's "no-op floor"): plain routes, no middleware, no database."""
+    app = FastAPI()
+
+    @app.get("/healthz")
+    def healthz() -> PlainTextResponse:
+        return PlainTextResponse(".")
+
+    @app.post("/api/v1/sessions/{session_id}/memory")
+    async def add_memory(session_id: str, memory: _NaiveMemory) -> PlainTextResponse:
+        return PlainTextResponse("OK")
+
+    @app.get("/api/v1/sessions/{session_id}/memory")
+    async def get_memory(session_id: str, lastn: int = 12) -> Response:
+        return Response(_CANNED_MEMORY, media_type="application/json")
+
+    return app
+
+
 def naive_app() -> FastAPI:
     """Floor (3): the straightforward app, one INSERT and COMMIT per message appended."""
     store = _NaiveStore(os.environ["BENCH_DB_URL"])
@@ -306,7 +328,7 @@ def main() -> None:
     import uvicorn
 
     parser = argparse.ArgumentParser(prog="python -m bench.floors")
-    parser.add_argument("kind", choices=("noop", "asgi", "naive"))
+    parser.add_argument("kind", choices=("noop", "asgi", "naive", "parse"))
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()

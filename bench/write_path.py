@@ -13,6 +13,8 @@ Targets, each a fresh database, one server process:
 - ``baseline`` (with ``--baseline``): the server of another checkout (its ``src/``), default settings.
 - ``noop``: FastAPI with chatmem's middleware answering the same requests with canned bodies and no work
   (bench/floors.py floor 1): the ceiling of any server on this stack.
+- ``parse``: a no-work FastAPI app with plain routes that parses the body into a pydantic model (floor 4):
+  the floor the append's target is stated against (at least 0.4x).
 - ``naive``: plain FastAPI routes with a pydantic body, one INSERT and COMMIT per request on
   sqlite3/psycopg (floor 3): what a user would write instead.
 
@@ -165,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
             url = stack.enter_context(fresh_database(args.db, work))
             servers["baseline"] = _baseline_server(args.baseline.resolve() / "src", url, work)
         servers["noop"] = floor_server("noop", database(), 1, work)
+        servers["parse"] = floor_server("parse", database(), 1, work)
         servers["naive"] = floor_server("naive", database(), 1, work)
         for server in servers.values():
             stack.enter_context(server)
@@ -223,9 +226,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(f"{name:<20}{row}")
     noop = summary["append"]["noop"]["throughput"]
+    parse = summary["append"]["parse"]["throughput"]
     for name in names:
         figures = summary["append"][name]
         print(f"append {name:<18} {figures['throughput'] / noop:5.2f}x noop", end="")
+        print(f"   {figures['throughput'] / parse:5.2f}x parse", end="")
         if "baseline" in names:
             print(
                 f"   {figures['throughput'] / summary['append']['baseline']['throughput']:5.2f}x baseline",
