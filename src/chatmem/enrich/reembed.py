@@ -79,23 +79,29 @@ def count_missing(db: Database, model: str) -> dict[str, int]:
 
 
 def _batches(db: Database, target: Embedded, model: str) -> Iterator[list[Row]]:
-    after: tuple[int, int] | None = None
+    after: tuple[int, int, int] | None = None
+    table = target.table
     while True:
         query = _missing(target, model)
-        if after is not None:
+        if after is not None:  # in key order: (tenant_id, session_pk, key), the primary key's
             query = query.where(
                 sa.or_(
-                    target.table.c.session_pk > after[0],
-                    sa.and_(target.table.c.session_pk == after[0], target.key_column > after[1]),
+                    table.c.tenant_id > after[0],
+                    sa.and_(table.c.tenant_id == after[0], table.c.session_pk > after[1]),
+                    sa.and_(
+                        table.c.tenant_id == after[0],
+                        table.c.session_pk == after[1],
+                        target.key_column > after[2],
+                    ),
                 )
             )
-        query = query.order_by(target.table.c.session_pk, target.key_column).limit(BATCH)
+        query = query.order_by(table.c.tenant_id, table.c.session_pk, target.key_column).limit(BATCH)
         with db.read() as conn:
             rows = [Row(*row) for row in conn.execute(query)]
         if not rows:
             return
         yield rows
-        after = (rows[-1].session_pk, rows[-1].key)
+        after = (rows[-1].tenant_id, rows[-1].session_pk, rows[-1].key)
 
 
 def reembed(db: Database, embedder: Embedder, progress: Callable[[int], None] = lambda _n: None) -> int:
