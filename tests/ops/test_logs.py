@@ -115,15 +115,16 @@ def test_with_auth_on_each_access_line_names_the_callers_tenant(backend: str, tm
         with httpx.Client(base_url=server.url, timeout=30) as client:
             for tenant, headers in credentials.items():
                 body = {"messages": [{"role": "user", "content": "hello"}]}
-                for method, path, options in (
-                    ("POST", "/api/v1/sessions/shared/memory", {"json": body}),  # the fast path
-                    ("GET", "/api/v1/sessions/shared/memory", {}),
-                    ("GET", "/api/v1/sessions", {}),  # a FastAPI route
-                    ("GET", "/api/v1/enrichment/queue", {}),  # refused (403) after authentication
-                ):
+                requests: list[tuple[str, str, dict[str, Any] | None]] = [
+                    ("POST", "/api/v1/sessions/shared/memory", body),  # the fast path
+                    ("GET", "/api/v1/sessions/shared/memory", None),
+                    ("GET", "/api/v1/sessions", None),  # a FastAPI route
+                    ("GET", "/api/v1/enrichment/queue", None),  # refused (403) after authentication
+                ]
+                for method, path, json_body in requests:
                     request_id = f"{tenant}-{len(sent)}"
                     response = client.request(
-                        method, path, headers={**headers, "X-Request-Id": request_id}, **options
+                        method, path, headers={**headers, "X-Request-Id": request_id}, json=json_body
                     )
                     assert response.status_code in (200, 403), response.text
                     sent.append((tenant, request_id))
