@@ -38,7 +38,11 @@ class ServerProcess:
             self._argv, env=self._env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
         log.close()
-        self._wait_healthy()
+        try:
+            self._wait_healthy()
+        except BaseException:
+            self.__exit__()  # a server that never became healthy is not left running
+            raise
         return self
 
     def _wait_healthy(self, timeout: float = 60) -> None:
