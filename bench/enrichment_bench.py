@@ -201,6 +201,7 @@ def lag_under_load(backend: str, rate: float, seconds: float) -> None:
                         messages.join(
                             message_embeddings,
                             sa.and_(
+                                message_embeddings.c.tenant_id == messages.c.tenant_id,
                                 message_embeddings.c.session_pk == messages.c.session_pk,
                                 message_embeddings.c.seq == messages.c.seq,
                             ),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bench.stats import Measurement, summarize
@@ -34,20 +34,29 @@ class HttpError(Exception):
 
 
 class Connection:
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str) -> None:
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        host: str,
+        headers: Sequence[bytes] = (),
+    ) -> None:
         self._reader = reader
         self._writer = writer
         self._host = host.encode()
+        # Sent with every request: ``b"Authorization: Bearer ..."`` for a server with auth on.
+        self._headers = list(headers)
 
     @classmethod
-    async def open(cls, host: str, port: int) -> Connection:
+    async def open(cls, host: str, port: int, headers: Sequence[bytes] = ()) -> Connection:
         reader, writer = await asyncio.open_connection(host, port)
-        return cls(reader, writer, host)
+        return cls(reader, writer, host, headers)
 
     async def send(self, request: Request) -> tuple[int, bytes]:
         head = [
             f"{request.method} {request.path} HTTP/1.1".encode(),
             b"Host: " + self._host,
+            *self._headers,
         ]
         if request.body is not None:
             head.append(b"Content-Type: application/json")
@@ -73,9 +82,9 @@ class Connection:
             await self._writer.wait_closed()
 
 
-async def fetch(host: str, port: int, request: Request) -> tuple[int, bytes]:
+async def fetch(host: str, port: int, request: Request, headers: Sequence[bytes] = ()) -> tuple[int, bytes]:
     """One request on a fresh connection (setup and checks, not measurements)."""
-    connection = await Connection.open(host, port)
+    connection = await Connection.open(host, port, headers)
     try:
         return await connection.send(request)
     finally:
@@ -102,8 +111,9 @@ async def _load(
     max_seconds: float,
     warmup: int,
     server_cpu: CpuProbe,
+    headers: Sequence[bytes] = (),
 ) -> _Outcome:
-    connections = [await Connection.open(host, port) for _ in range(concurrency)]
+    connections = [await Connection.open(host, port, headers) for _ in range(concurrency)]
     outcome = _Outcome(latencies=[])
     issued = 0
 
@@ -157,8 +167,10 @@ def run_http(
     max_seconds: float,
     warmup: int,
     server_cpu: CpuProbe,
+    headers: Sequence[bytes] = (),
 ) -> Measurement:
-    """Drive ``make_request`` with ``concurrency`` workers until either bound is reached."""
+    """Drive ``make_request`` with ``concurrency`` workers until either bound is reached; ``headers``
+    go with every request (a credential)."""
     loop = _new_loop()
     try:
         outcome = loop.run_until_complete(
@@ -171,6 +183,7 @@ def run_http(
                 max_seconds=max_seconds,
                 warmup=warmup,
                 server_cpu=server_cpu,
+                headers=headers,
             )
         )
     finally:

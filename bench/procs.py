@@ -38,7 +38,11 @@ class ServerProcess:
             self._argv, env=self._env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
         log.close()
-        self._wait_healthy()
+        try:
+            self._wait_healthy()
+        except BaseException:
+            self.__exit__()  # a server that never became healthy is not left running
+            raise
         return self
 
     def _wait_healthy(self, timeout: float = 60) -> None:
@@ -49,7 +53,9 @@ class ServerProcess:
                 raise RuntimeError(f"{self.name} exited: {self._log_path.read_text()[-2000:]}")
             try:
                 with socket.create_connection((HOST, self.port), timeout=1) as sock:
-                    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                    sock.sendall(
+                        b"GET /healthz HTTP/1.1\r\nHost: " + HOST.encode() + b"\r\nConnection: close\r\n\r\n"
+                    )
                     if sock.recv(64).startswith(b"HTTP/1.1 200"):
                         return
             except OSError:

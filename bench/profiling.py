@@ -57,7 +57,12 @@ def summarize_collapsed(text: str, top: int = 25) -> dict[str, Any]:
 
 
 def profile_server(
-    server: ServerProcess, workload: Workload, scale: Scale, work_dir: Path, log: Log
+    server: ServerProcess,
+    workload: Workload,
+    scale: Scale,
+    work_dir: Path,
+    log: Log,
+    headers: tuple[bytes, ...] = (),
 ) -> dict[str, Any]:
     """Sample the server's worker while it serves each hot operation at the main concurrency."""
     py_spy = _py_spy()
@@ -99,6 +104,7 @@ def profile_server(
             max_seconds=scale.max_seconds,
             warmup=scale.warmup_requests,
             server_cpu=server.cpu_seconds,
+            headers=headers,
         )
         _, err = spy.communicate(timeout=60)
         if not out.exists():

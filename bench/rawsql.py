@@ -183,13 +183,13 @@ class RawStore:
             "sessions.deleted_at IS NULL THEN sessions.message_count ELSE 0 END + ? RETURNING id, last_seq"
         )
         insert = self._sql(
-            "INSERT INTO messages (session_pk, seq, uuid, role, content, metadata, token_count, "
-            "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            "INSERT INTO messages (tenant_id, session_pk, seq, uuid, role, content, metadata, "
+            "token_count, created_at, updated_at) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         )
         # chatmem queues one enrichment job per append in the same transaction.
         enqueue = self._sql(
-            "INSERT INTO enrich_jobs (session_pk, id, kind, seq_lo, seq_hi, state, attempts, run_at, "
-            "created_at, updated_at) VALUES (?, ?, 'ingest', ?, ?, 'queued', 0, ?, ?, ?)"
+            "INSERT INTO enrich_jobs (tenant_id, session_pk, id, kind, seq_lo, seq_hi, state, attempts, "
+            "run_at, created_at, updated_at) VALUES (1, ?, ?, 'ingest', ?, ?, 'queued', 0, ?, ?, ?)"
         )
         with self._tx(write=True) as conn:
             session_pk, last_seq = conn.execute(
@@ -282,12 +282,13 @@ class RawStore:
         # messages after the summary point (the benchmark's sessions have no summary: the zero one).
         session = self._sql(
             "SELECT s.id, s.floor_seq, su.point_seq, su.content FROM sessions s LEFT OUTER JOIN summaries su "
-            "ON su.session_pk = s.id AND su.point_seq = (SELECT max(n.point_seq) FROM summaries n "
-            "WHERE n.session_pk = s.id AND n.point_seq > s.floor_seq) "
+            "ON su.tenant_id = s.tenant_id AND su.session_pk = s.id AND su.point_seq = "
+            "(SELECT max(n.point_seq) FROM summaries n "
+            "WHERE n.tenant_id = s.tenant_id AND n.session_pk = s.id AND n.point_seq > s.floor_seq) "
             "WHERE s.tenant_id = 1 AND s.session_id = ? AND s.deleted_at IS NULL"
         )
         newest = self._sql(
-            f"SELECT {MESSAGE_COLS} FROM messages m WHERE m.session_pk = ? AND m.seq > ? "
+            f"SELECT {MESSAGE_COLS} FROM messages m WHERE m.tenant_id = 1 AND m.session_pk = ? AND m.seq > ? "
             "ORDER BY m.seq DESC LIMIT ?"
         )
         with self._tx(write=False) as conn:
@@ -336,7 +337,7 @@ class RawStore:
             "WHERE tenant_id = 1 AND session_id = ? AND deleted_at IS NULL"
         )
         query = self._sql(
-            f"SELECT {MESSAGE_COLS} FROM messages m WHERE m.session_pk = ? AND m.seq > ? "
+            f"SELECT {MESSAGE_COLS} FROM messages m WHERE m.tenant_id = 1 AND m.session_pk = ? AND m.seq > ? "
             "ORDER BY m.seq LIMIT ? OFFSET ?"
         )
         with self._tx(write=False) as conn:

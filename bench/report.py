@@ -306,6 +306,29 @@ def plots(results: list[dict[str, Any]], img_dir: Path) -> list[str]:
     return names
 
 
+def auth_lines(data: dict[str, Any]) -> list[str]:
+    """``--auth compare``: append and GET memory with auth off, off again (A/A) and on."""
+    summary = data.get("auth", {}).get("summary")
+    if not summary:
+        return []
+    lines = [
+        "**Authentication overhead** (`--auth compare`: three servers side by side on the loaded "
+        "database, 10,000 keys stored; medians of rotated rounds, 16 connections)",
+        "",
+        "| operation | off req/s | off-again req/s | on req/s | on/off req/s | off-again/off (noise) "
+        "| on/off CPU per request | off-again/off CPU |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for op, f in summary.items():
+        lines.append(
+            f"| {op} | {f['off']['throughput']:.0f} | {f['off-again']['throughput']:.0f} | "
+            f"{f['on']['throughput']:.0f} | {f['on/off throughput']:.3f} | "
+            f"{f['off-again/off throughput']:.3f} | {f['on/off CPU per request']:.3f} | "
+            f"{f['off-again/off CPU per request']:.3f} |"
+        )
+    return [*lines, ""]
+
+
 def generated(results: list[dict[str, Any]], images: list[str]) -> str:
     lines: list[str] = [START, ""]
     for data, image in zip(results, images, strict=True):
@@ -336,6 +359,7 @@ def generated(results: list[dict[str, Any]], images: list[str]) -> str:
             "",
             *sweep_tables(data),
             "",
+            *auth_lines(data),
             "**Profile of the chatmem server** (py-spy, GIL-holding thread only, "
             "during the load at the main concurrency)",
             "",

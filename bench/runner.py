@@ -17,7 +17,7 @@ from typing import Any
 
 import psutil
 
-from bench import corpus
+from bench import compare, corpus
 from bench.dbs import fresh_database
 from bench.httpload import run_http
 from bench.loader import ChatmemLoader, SessionSpec, live_session_count, session_pk_at
@@ -31,6 +31,8 @@ from bench.stats import Measurement
 from chatmem.store import Database, migrate
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+# The keys a database holds in the auth-on modes (issue 11: the overhead must hold with 10,000 keys).
+AUTH_STORED_KEYS = 10_000
 Log = Callable[[str], None]
 
 
@@ -42,9 +44,12 @@ class Results:
     by_length: list[Measurement] = field(default_factory=list)
     by_concurrency: list[Measurement] = field(default_factory=list)
     profiles: dict[str, Any] = field(default_factory=dict)
+    # --auth compare: bench.compare's summary and measurements.
+    auth: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "auth": self.auth,
             "meta": self.meta,
             "main": [m.to_json() for m in self.main],
             "by_sessions": [m.to_json() for m in self.by_sessions],
@@ -71,17 +76,32 @@ def _append_pool(scale: Scale) -> Iterator[SessionSpec]:
         yield f"append-{i}", corpus.session_of_length(5000 + i, scale.main_length)
 
 
+def _auth_key(db: Database, stored: int) -> str:
+    """A writer key of the default tenant (where the loader puts every row), ``stored`` others beside it."""
+    from bench.auth_overhead import store_keys
+    from chatmem.access import keys
+    from chatmem.access.roles import Role
+
+    store_keys(db, stored)
+    return keys.create_key(db, "default", Role.WRITER, "bench").key
+
+
 def _probe_ids(scale: Scale, length: int) -> list[str]:
     return [f"probe-{length}-{i}" for i in range(scale.probes_per_length)]
 
 
 class Run:
-    def __init__(self, db_kind: str, workers: int, scale: Scale, log: Log, *, profile: bool) -> None:
+    def __init__(
+        self, db_kind: str, workers: int, scale: Scale, log: Log, *, profile: bool, auth: str = "off"
+    ) -> None:
         self.db_kind = db_kind
         self.workers = workers
         self.scale = scale
         self.log = log
         self.profile = profile
+        self.auth = auth
+        # The credential chatmem's requests carry with --auth on (none otherwise).
+        self.headers: tuple[bytes, ...] = ()
 
     def execute(self, *, keep: bool = False) -> Path:
         started = time.time()
@@ -112,6 +132,7 @@ class Run:
             "python": platform.python_version(),
             "cpus": psutil.cpu_count(),
             "load_avg_start": list(psutil.getloadavg()),
+            "auth": self.auth,
         }
 
     def _run(
@@ -133,7 +154,13 @@ class Run:
             peer.bulk_load(_append_pool(scale))
         self.log(f"probes loaded: {loader.rows_loaded} messages in {loader.seconds:.1f}s")
 
-        chatmem = stack.enter_context(chatmem_server(url, self.workers, work_dir))
+        env = {}
+        if self.auth == "on":
+            key = _auth_key(db, AUTH_STORED_KEYS)
+            self.headers = (f"Authorization: Bearer {key}".encode(),)
+            env["CHATMEM_AUTH"] = "on"
+            self.log(f"auth on: {AUTH_STORED_KEYS:,} keys stored, requests carry a writer key")
+        chatmem = stack.enter_context(chatmem_server(url, self.workers, work_dir, env=env))
         noop = stack.enter_context(floor_server("noop", url, self.workers, work_dir))
         asgi = stack.enter_context(floor_server("asgi", url, self.workers, work_dir))
         self.log(f"servers up: chatmem :{chatmem.port}, floor-noop :{noop.port}, floor-asgi :{asgi.port}")
@@ -166,8 +193,10 @@ class Run:
         self._main(chatmem, noop, asgi, store, peers, workload, results)
         self._by_length(chatmem, asgi, store, peers, workload, results)
         self._by_concurrency(chatmem, noop, asgi, workload, results)
+        if self.auth == "compare":
+            self._auth_overhead(url, work_dir, results)
         if self.profile:
-            results.profiles = profile_server(chatmem, workload, scale, work_dir, self.log)
+            results.profiles = profile_server(chatmem, workload, scale, work_dir, self.log, self.headers)
         results.meta["load_avg_end"] = list(psutil.getloadavg())
 
     def _set_depth(self, db: Database, workload: Workload) -> None:
@@ -192,6 +221,7 @@ class Run:
             max_seconds=scale.max_seconds,
             warmup=scale.warmup_requests,
             server_cpu=server.cpu_seconds,
+            headers=self.headers if target == "chatmem" else (),
         )
         if measurement.errors:
             self.log(f"  !! {target} {op}: {measurement.errors} errors, first: {measurement.first_error}")
@@ -290,6 +320,21 @@ class Run:
                 for server, target in ((chatmem, "chatmem"), (asgi, "floor2-asgi"), (noop, "floor1-http")):
                     results.by_concurrency.append(self._http(server, target, op, workload, concurrency))
             self.log(f"  concurrency {concurrency} done")
+
+    def _auth_overhead(self, url: str, work_dir: Path, results: Results) -> None:
+        """Append and GET memory with auth off, off again (the A/A noise) and on, side by side."""
+        quick = self.scale.name == "quick"
+        sides = compare.auth_sides(url, work_dir, stored_keys=AUTH_STORED_KEYS)
+        results.auth = compare.measure(
+            sides, work_dir, rounds=4 if quick else 6, seconds=4.0 if quick else 8.0, log=self.log
+        )
+        for op, figures in results.auth["summary"].items():
+            self.log(
+                f"  auth {op}: on/off {figures['on/off throughput']:.3f} req/s, "
+                f"{figures['on/off CPU per request']:.3f} CPU/req; off-again/off (noise) "
+                f"{figures['off-again/off throughput']:.3f} req/s, "
+                f"{figures['off-again/off CPU per request']:.3f} CPU/req"
+            )
 
     def _write(self, results: Results) -> Path:
         RESULTS_DIR.mkdir(parents=True, exist_ok=True)

@@ -107,7 +107,8 @@ def raw_vector(
                 rows = conn.execute(
                     sa.text(
                         "SELECT e.seq, e.vector FROM message_embeddings e "
-                        f"JOIN sessions s ON s.id = e.session_pk WHERE {scope}"
+                        "JOIN sessions s ON s.tenant_id = e.tenant_id AND s.id = e.session_pk "
+                        f"WHERE e.tenant_id = 1 AND {scope}"
                     ),
                     {"pk": session_pk, "u": user},
                 ).all()

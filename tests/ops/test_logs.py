@@ -12,7 +12,10 @@ from typing import Any
 import httpx
 import pytest
 
+from chatmem.access import keys
+from chatmem.access.roles import Role
 from chatmem.server.access_log import BATCH_LINES, AccessLog
+from chatmem.store import Database
 from tests.compat.process import ChatmemProcess
 from tests.support import database_url
 
@@ -95,6 +98,55 @@ def test_json_logs_carry_request_ids_and_no_content(backend: str, tmp_path: Path
         assert isinstance(line["status"], int) and isinstance(line["duration_ms"], float)
         assert "log-session" not in line["route"] and "log-user" not in line["route"]
     assert SECRET not in log
+
+
+def test_with_auth_on_each_access_line_names_the_callers_tenant(backend: str, tmp_path: Path) -> None:
+    env = {"CHATMEM_LOG_FORMAT": "json", "CHATMEM_LOG_LEVEL": "info", "CHATMEM_AUTH": "on"}
+    with database_url(backend, tmp_path) as url, ChatmemProcess(url, tmp_path, env) as server:
+        db = Database(url)
+        try:
+            credentials = {
+                tenant: {"Authorization": f"Bearer {keys.create_key(db, tenant, Role.WRITER).key}"}
+                for tenant in ("acme", "globex")
+            }
+        finally:
+            db.dispose()
+        sent: list[tuple[str | None, str]] = []
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            for tenant, headers in credentials.items():
+                body = {"messages": [{"role": "user", "content": "hello"}]}
+                requests: list[tuple[str, str, dict[str, Any] | None]] = [
+                    ("POST", "/api/v1/sessions/shared/memory", body),  # the fast path
+                    ("GET", "/api/v1/sessions/shared/memory", None),
+                    ("GET", "/api/v1/sessions", None),  # a FastAPI route
+                    ("GET", "/api/v1/enrichment/queue", None),  # refused (403) after authentication
+                ]
+                for method, path, json_body in requests:
+                    request_id = f"{tenant}-{len(sent)}"
+                    response = client.request(
+                        method, path, headers={**headers, "X-Request-Id": request_id}, json=json_body
+                    )
+                    assert response.status_code in (200, 403), response.text
+                    sent.append((tenant, request_id))
+            # Refused before authentication, and a probe: no tenant.
+            for request_id, headers in (("no-key", {}), ("bad-key", {"Authorization": "Bearer nope"})):
+                assert (
+                    client.get(
+                        "/api/v1/sessions", headers={**headers, "X-Request-Id": request_id}
+                    ).status_code
+                    == 401
+                )
+                sent.append((None, request_id))
+            client.get("/healthz", headers={"X-Request-Id": "probe"})
+            sent.append((None, "probe"))
+    tenants = {
+        line["request_id"]: line["tenant"]
+        for line in lines(server.log())
+        if line["logger"] == "chatmem.access"
+    }
+    assert {request_id: tenants.get(request_id, "no line") for _, request_id in sent} == {
+        request_id: tenant for tenant, request_id in sent
+    }
 
 
 def test_access_log_can_be_switched_off(backend: str, tmp_path: Path) -> None:

@@ -71,7 +71,8 @@ class Enricher:
             todo = [m for m in live if m["token_count"] == 0]
             numbers = tokens.count_messages([(m["role"], m["content"]) for m in todo])
             counts = [
-                {"pk": m["session_pk"], "sq": m["seq"], "tc": n} for m, n in zip(todo, numbers, strict=True)
+                {"tn": m["tenant_id"], "pk": m["session_pk"], "sq": m["seq"], "tc": n}
+                for m, n in zip(todo, numbers, strict=True)
             ]
         ts = clock.now()
         follow_ups: list[dict[str, object]] = []
@@ -83,6 +84,7 @@ class Enricher:
                 conn.execute(
                     sa.update(messages)
                     .where(
+                        messages.c.tenant_id == sa.bindparam("tn"),
                         messages.c.session_pk == sa.bindparam("pk"),
                         messages.c.seq == sa.bindparam("sq"),
                         # A count the client sent is kept (it may be for another tokenizer).
@@ -91,11 +93,15 @@ class Enricher:
                     .values(token_count=sa.bindparam("tc")),
                     counts,
                 )
-            for session_pk, seqs in _by_session(live).items():
+            for (tenant_id, session_pk), seqs in _by_session(live).items():
                 if self.embedder is not None:
-                    follow_ups.append(job_row(session_pk, Kind.EMBED_MESSAGES, min(seqs), max(seqs), ts))
-                if self.summarizer is not None and not _queued(conn, session_pk, Kind.SUMMARIZE):
-                    follow_ups.append(job_row(session_pk, Kind.SUMMARIZE, min(seqs), max(seqs), ts))
+                    follow_ups.append(
+                        job_row(tenant_id, session_pk, Kind.EMBED_MESSAGES, min(seqs), max(seqs), ts)
+                    )
+                if self.summarizer is not None and not _queued(conn, tenant_id, session_pk, Kind.SUMMARIZE):
+                    follow_ups.append(
+                        job_row(tenant_id, session_pk, Kind.SUMMARIZE, min(seqs), max(seqs), ts)
+                    )
             queue.enqueue(conn, follow_ups)
             queue.complete(conn, jobs)
 
@@ -118,11 +124,17 @@ class Enricher:
         with self.db.write() as conn:
             floors = floors_for_new_vectors(conn, {m["session_pk"] for m in todo})
             values = [
-                {"session_pk": m["session_pk"], "seq": m["seq"], "created_at": ts, **row}
+                {
+                    "tenant_id": m["tenant_id"],
+                    "session_pk": m["session_pk"],
+                    "seq": m["seq"],
+                    "created_at": ts,
+                    **row,
+                }
                 for m, row in zip(todo, rows, strict=True)
                 if m["session_pk"] in floors and m["seq"] > floors[m["session_pk"]]
             ]
-            upsert_vectors(self.db, conn, message_embeddings, ["session_pk", "seq"], values)
+            upsert_vectors(self.db, conn, message_embeddings, ["tenant_id", "session_pk", "seq"], values)
             queue.complete(conn, jobs)
         EMBEDDINGS.labels("message").inc(len(values))
 
@@ -151,17 +163,20 @@ class Enricher:
         for job in jobs:
             unfinished = False
             if self.summarizer is not None:
-                while self._fold_once(job.session_pk):
+                while self._fold_once(job.tenant_id, job.session_pk):
                     if time.monotonic() > deadline:
                         unfinished = True
                         break
             with self.db.write() as conn:
                 if unfinished:
                     ts = clock.now()
-                    queue.enqueue(conn, [job_row(job.session_pk, Kind.SUMMARIZE, job.seq_lo, job.seq_hi, ts)])
+                    queue.enqueue(
+                        conn,
+                        [job_row(job.tenant_id, job.session_pk, Kind.SUMMARIZE, job.seq_lo, job.seq_hi, ts)],
+                    )
                 queue.complete(conn, [job])
 
-    def _fold_once(self, session_pk: int) -> bool:
+    def _fold_once(self, tenant_id: int, session_pk: int) -> bool:
         """Fold the oldest unsummarized messages into a new summary if a window's worth is waiting.
 
         Zep 0.27.2's rule: with at least ``window`` non-blank messages after the summary point,
@@ -180,7 +195,7 @@ class Enricher:
             if session is None:
                 return False
             floor = session.floor_seq
-            previous = latest_summary(conn, session_pk, floor)
+            previous = latest_summary(conn, tenant_id, session_pk, floor)
             base = previous["point_seq"] if previous else floor
             waiting = conn.execute(
                 sa.select(
@@ -192,7 +207,11 @@ class Enricher:
                     message_embeddings.c.vector,
                 )
                 .select_from(messages.outerjoin(message_embeddings, _its_embedding))
-                .where(messages.c.session_pk == session_pk, messages.c.seq > max(base, floor))
+                .where(
+                    messages.c.tenant_id == tenant_id,
+                    messages.c.session_pk == session_pk,
+                    messages.c.seq > max(base, floor),
+                )
                 .order_by(messages.c.seq)
                 .limit(MAX_FOLD + window)
             ).all()
@@ -217,11 +236,12 @@ class Enricher:
             floors = _locked_floors(conn, {session_pk})
             if session_pk not in floors or floors[session_pk] >= point.seq:
                 return False  # deleted meanwhile
-            current = latest_summary(conn, session_pk, floors[session_pk])
+            current = latest_summary(conn, tenant_id, session_pk, floors[session_pk])
             if (current["point_seq"] if current else floors[session_pk]) != base:
                 return True  # another worker summarized first: start again from its summary
             conn.execute(
                 sa.insert(summaries).values(
+                    tenant_id=tenant_id,
                     session_pk=session_pk,
                     point_seq=point.seq,
                     uuid=uuid.uuid4(),
@@ -232,7 +252,9 @@ class Enricher:
                 )
             )
             if self.embedder is not None and self.settings.embed_summaries:
-                queue.enqueue(conn, [job_row(session_pk, Kind.EMBED_SUMMARY, point.seq, point.seq, ts)])
+                queue.enqueue(
+                    conn, [job_row(tenant_id, session_pk, Kind.EMBED_SUMMARY, point.seq, point.seq, ts)]
+                )
         SUMMARIES.inc()
         return True
 
@@ -245,9 +267,15 @@ class Enricher:
             with self.db.read() as conn:
                 for job in jobs:
                     row = conn.execute(
-                        sa.select(summaries.c.session_pk, summaries.c.point_seq, summaries.c.content)
-                        .select_from(summaries.join(sessions, sessions.c.id == summaries.c.session_pk))
+                        sa.select(
+                            summaries.c.tenant_id,
+                            summaries.c.session_pk,
+                            summaries.c.point_seq,
+                            summaries.c.content,
+                        )
+                        .select_from(summaries.join(sessions, _its_session(summaries)))
                         .where(
+                            summaries.c.tenant_id == job.tenant_id,
                             summaries.c.session_pk == job.session_pk,
                             summaries.c.point_seq == job.seq_lo,
                             live(summaries.c.point_seq),
@@ -260,18 +288,33 @@ class Enricher:
         with self.db.write() as conn:
             floors = floors_for_new_vectors(conn, {r.session_pk for r in todo})
             values = [
-                {"session_pk": r.session_pk, "point_seq": r.point_seq, "created_at": ts, **row}
+                {
+                    "tenant_id": r.tenant_id,
+                    "session_pk": r.session_pk,
+                    "point_seq": r.point_seq,
+                    "created_at": ts,
+                    **row,
+                }
                 for r, row in zip(todo, rows, strict=True)
                 if r.session_pk in floors and r.point_seq > floors[r.session_pk]
             ]
-            upsert_vectors(self.db, conn, summary_embeddings, ["session_pk", "point_seq"], values)
+            upsert_vectors(
+                self.db, conn, summary_embeddings, ["tenant_id", "session_pk", "point_seq"], values
+            )
             queue.complete(conn, jobs)
         EMBEDDINGS.labels("summary").inc(len(values))
 
 
 _its_embedding = sa.and_(
-    message_embeddings.c.session_pk == messages.c.session_pk, message_embeddings.c.seq == messages.c.seq
+    message_embeddings.c.tenant_id == messages.c.tenant_id,
+    message_embeddings.c.session_pk == messages.c.session_pk,
+    message_embeddings.c.seq == messages.c.seq,
 )
+
+
+def _its_session(table: sa.Table) -> sa.ColumnElement[bool]:
+    """The join of a row below a session to its session (the tenant leads both keys)."""
+    return sa.and_(sessions.c.tenant_id == table.c.tenant_id, sessions.c.id == table.c.session_pk)
 
 
 def _within_chars(fold: list[Any], max_chars: int) -> list[Any]:
@@ -287,22 +330,17 @@ def _within_chars(fold: list[Any], max_chars: int) -> list[Any]:
 def _live_messages(db: Database, jobs: Sequence[Job], *, embedded_model: bool = False) -> list[Any]:
     """The live messages the jobs cover, one indexed range query per job."""
     columns: list[Any] = [
+        messages.c.tenant_id,
         messages.c.session_pk,
         messages.c.seq,
         messages.c.role,
         messages.c.content,
         messages.c.token_count,
     ]
-    source: Any = messages.join(sessions, sessions.c.id == messages.c.session_pk)
+    source: Any = messages.join(sessions, _its_session(messages))
     if embedded_model:
         columns.append(message_embeddings.c.model.label("embedded_model"))
-        source = source.outerjoin(
-            message_embeddings,
-            sa.and_(
-                message_embeddings.c.session_pk == messages.c.session_pk,
-                message_embeddings.c.seq == messages.c.seq,
-            ),
-        )
+        source = source.outerjoin(message_embeddings, _its_embedding)
     found: list[Any] = []
     with db.read() as conn:
         for job in jobs:
@@ -310,6 +348,7 @@ def _live_messages(db: Database, jobs: Sequence[Job], *, embedded_model: bool = 
                 sa.select(*columns)
                 .select_from(source)
                 .where(
+                    messages.c.tenant_id == job.tenant_id,
                     messages.c.session_pk == job.session_pk,
                     messages.c.seq.between(job.seq_lo, job.seq_hi),
                     live(messages.c.seq),
@@ -320,19 +359,21 @@ def _live_messages(db: Database, jobs: Sequence[Job], *, embedded_model: bool = 
     return found
 
 
-def _by_session(rows: Sequence[Any]) -> dict[int, list[int]]:
-    grouped: dict[int, list[int]] = {}
+def _by_session(rows: Sequence[Any]) -> dict[tuple[int, int], list[int]]:
+    """The rows' seqs by (tenant_id, session_pk)."""
+    grouped: dict[tuple[int, int], list[int]] = {}
     for row in rows:
-        grouped.setdefault(row["session_pk"], []).append(row["seq"])
+        grouped.setdefault((row["tenant_id"], row["session_pk"]), []).append(row["seq"])
     return grouped
 
 
-def _queued(conn: sa.Connection, session_pk: int, kind: Kind) -> bool:
+def _queued(conn: sa.Connection, tenant_id: int, session_pk: int, kind: Kind) -> bool:
     """A job of this kind is already waiting (not yet claimed) for the session, so one more is useless."""
     return (
         conn.execute(
             sa.select(enrich_jobs.c.id)
             .where(
+                enrich_jobs.c.tenant_id == tenant_id,
                 enrich_jobs.c.session_pk == session_pk,
                 enrich_jobs.c.kind == kind.value,
                 enrich_jobs.c.state == State.QUEUED.value,

@@ -28,6 +28,7 @@ from chatmem.store.tables import enrich_jobs, sessions
 
 @dataclass(frozen=True, slots=True)
 class Job:
+    tenant_id: int
     session_pk: int
     id: uuid.UUID
     kind: Kind
@@ -52,6 +53,7 @@ def claim(db: Database, *, limit: int, lease_seconds: float) -> list[Job]:
     with db.write() as conn:
         rows = conn.execute(
             sa.select(
+                enrich_jobs.c.tenant_id,
                 enrich_jobs.c.session_pk,
                 enrich_jobs.c.id,
                 enrich_jobs.c.kind,
@@ -68,7 +70,11 @@ def claim(db: Database, *, limit: int, lease_seconds: float) -> list[Job]:
             return []
         conn.execute(
             sa.update(enrich_jobs)
-            .where(sa.tuple_(enrich_jobs.c.session_pk, enrich_jobs.c.id).in_([(r[0], r[1]) for r in rows]))
+            .where(
+                sa.tuple_(enrich_jobs.c.tenant_id, enrich_jobs.c.session_pk, enrich_jobs.c.id).in_(
+                    [(r[0], r[1], r[2]) for r in rows]
+                )
+            )
             .values(
                 state=State.RUNNING.value,
                 attempts=enrich_jobs.c.attempts + 1,
@@ -79,6 +85,7 @@ def claim(db: Database, *, limit: int, lease_seconds: float) -> list[Job]:
         )
     return [
         Job(
+            tenant_id=r.tenant_id,
             session_pk=r.session_pk,
             id=r.id,
             kind=Kind(r.kind),
@@ -94,6 +101,7 @@ def claim(db: Database, *, limit: int, lease_seconds: float) -> list[Job]:
 def _mine(job: Job) -> sa.ColumnElement[bool]:
     # Only the holder of the current lease may settle a job; a worker whose lease ran out is ignored.
     return sa.and_(
+        enrich_jobs.c.tenant_id == job.tenant_id,
         enrich_jobs.c.session_pk == job.session_pk,
         enrich_jobs.c.id == job.id,
         enrich_jobs.c.claim_token == job.claim_token,
@@ -196,7 +204,7 @@ def _of_tenant(tenant_id: int | None) -> sa.ColumnElement[bool]:
     """Jobs of one tenant's sessions (None: every tenant's)."""
     if tenant_id is None:
         return sa.true()
-    return enrich_jobs.c.session_pk.in_(sa.select(sessions.c.id).where(sessions.c.tenant_id == tenant_id))
+    return enrich_jobs.c.tenant_id == tenant_id
 
 
 def status(db: Database, *, tenant_id: int | None = None, dead_limit: int = 20) -> QueueStatus:
@@ -222,7 +230,15 @@ def status(db: Database, *, tenant_id: int | None = None, dead_limit: int = 20) 
                 enrich_jobs.c.last_error,
                 enrich_jobs.c.updated_at,
             )
-            .select_from(enrich_jobs.join(sessions, sessions.c.id == enrich_jobs.c.session_pk))
+            .select_from(
+                enrich_jobs.join(
+                    sessions,
+                    sa.and_(
+                        sessions.c.tenant_id == enrich_jobs.c.tenant_id,
+                        sessions.c.id == enrich_jobs.c.session_pk,
+                    ),
+                )
+            )
             .where(enrich_jobs.c.state == State.DEAD.value, mine)
             .order_by(enrich_jobs.c.updated_at.desc())
             .limit(dead_limit)

@@ -36,6 +36,7 @@ TARGETS = {"messages": EMBEDDED_MESSAGES, "summaries": EMBEDDED_SUMMARIES}
 
 @dataclass(frozen=True, slots=True)
 class Row:
+    tenant_id: int
     session_pk: int
     key: int
     content: str
@@ -44,16 +45,19 @@ class Row:
 def _missing(target: Embedded, model: str) -> Any:
     """Live, non-blank rows without a vector of ``model`` (none at all, or another model's)."""
     table, emb = target.table, target.embeddings
-    joined = table.join(sessions, sessions.c.id == table.c.session_pk).outerjoin(
+    joined = table.join(
+        sessions, sa.and_(sessions.c.tenant_id == table.c.tenant_id, sessions.c.id == table.c.session_pk)
+    ).outerjoin(
         emb,
         sa.and_(
+            emb.c.tenant_id == table.c.tenant_id,
             emb.c.session_pk == table.c.session_pk,
             target.embedding_key == target.key_column,
             emb.c.model == model,
         ),
     )
     return (
-        sa.select(table.c.session_pk, target.key_column, table.c.content)
+        sa.select(table.c.tenant_id, table.c.session_pk, target.key_column, table.c.content)
         .select_from(joined)
         .where(
             sessions.c.deleted_at.is_(None),
@@ -75,23 +79,29 @@ def count_missing(db: Database, model: str) -> dict[str, int]:
 
 
 def _batches(db: Database, target: Embedded, model: str) -> Iterator[list[Row]]:
-    after: tuple[int, int] | None = None
+    after: tuple[int, int, int] | None = None
+    table = target.table
     while True:
         query = _missing(target, model)
-        if after is not None:
+        if after is not None:  # in key order: (tenant_id, session_pk, key), the primary key's
             query = query.where(
                 sa.or_(
-                    target.table.c.session_pk > after[0],
-                    sa.and_(target.table.c.session_pk == after[0], target.key_column > after[1]),
+                    table.c.tenant_id > after[0],
+                    sa.and_(table.c.tenant_id == after[0], table.c.session_pk > after[1]),
+                    sa.and_(
+                        table.c.tenant_id == after[0],
+                        table.c.session_pk == after[1],
+                        target.key_column > after[2],
+                    ),
                 )
             )
-        query = query.order_by(target.table.c.session_pk, target.key_column).limit(BATCH)
+        query = query.order_by(table.c.tenant_id, table.c.session_pk, target.key_column).limit(BATCH)
         with db.read() as conn:
             rows = [Row(*row) for row in conn.execute(query)]
         if not rows:
             return
         yield rows
-        after = (rows[-1].session_pk, rows[-1].key)
+        after = (rows[-1].tenant_id, rows[-1].session_pk, rows[-1].key)
 
 
 def reembed(db: Database, embedder: Embedder, progress: Callable[[int], None] = lambda _n: None) -> int:
@@ -105,6 +115,7 @@ def reembed(db: Database, embedder: Embedder, progress: Callable[[int], None] = 
                 floors = floors_for_new_vectors(conn, {row.session_pk for row in rows})
                 values = [
                     {
+                        "tenant_id": row.tenant_id,
                         "session_pk": row.session_pk,
                         target.key: row.key,
                         "model": embedder.model,
@@ -115,7 +126,7 @@ def reembed(db: Database, embedder: Embedder, progress: Callable[[int], None] = 
                     for row, vector in zip(rows, got, strict=True)
                     if row.session_pk in floors and row.key > floors[row.session_pk]
                 ]
-                upsert_vectors(db, conn, target.embeddings, ["session_pk", target.key], values)
+                upsert_vectors(db, conn, target.embeddings, ["tenant_id", "session_pk", target.key], values)
             done += len(rows)
             progress(len(rows))
     return done
@@ -127,24 +138,24 @@ def enqueue(db: Database, model: str) -> int:
     jobs: list[dict[str, object]] = []
     ts = clock.now()
     for rows in _batches(db, EMBEDDED_SUMMARIES, model):
-        jobs.extend(job_row(r.session_pk, Kind.EMBED_SUMMARY, r.key, r.key, ts) for r in rows)
+        jobs.extend(job_row(r.tenant_id, r.session_pk, Kind.EMBED_SUMMARY, r.key, r.key, ts) for r in rows)
     for rows in _batches(db, EMBEDDED_MESSAGES, model):
-        for session_pk, run in _runs(rows):
-            jobs.append(job_row(session_pk, Kind.EMBED_MESSAGES, run[0], run[-1], ts))
+        for first, run in _runs(rows):
+            jobs.append(job_row(first.tenant_id, first.session_pk, Kind.EMBED_MESSAGES, run[0], run[-1], ts))
     with db.write() as conn:
         for start in range(0, len(jobs), 500):
             queue.enqueue(conn, jobs[start : start + 500])
     return len(jobs)
 
 
-def _runs(rows: list[Row]) -> Iterator[tuple[int, list[int]]]:
-    """Each session's keys in runs of at most ROWS_PER_JOB."""
-    current: tuple[int, list[int]] | None = None
+def _runs(rows: list[Row]) -> Iterator[tuple[Row, list[int]]]:
+    """Each session's keys in runs of at most ROWS_PER_JOB, with the run's first row."""
+    current: tuple[Row, list[int]] | None = None
     for row in rows:
-        if current is None or current[0] != row.session_pk or len(current[1]) >= ROWS_PER_JOB:
+        if current is None or current[0].session_pk != row.session_pk or len(current[1]) >= ROWS_PER_JOB:
             if current is not None:
                 yield current
-            current = (row.session_pk, [])
+            current = (row, [])
         current[1].append(row.key)
     if current is not None:
         yield current

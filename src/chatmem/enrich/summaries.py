@@ -8,12 +8,18 @@ from chatmem.store.live import LIVE_SESSION, above_floor
 from chatmem.store.tables import sessions, summaries
 
 
-def latest_summary(conn: sa.Connection, session_pk: int, floor_seq: int) -> sa.RowMapping | None:
+def latest_summary(
+    conn: sa.Connection, tenant_id: int, session_pk: int, floor_seq: int
+) -> sa.RowMapping | None:
     """``point_seq`` and ``content`` of the newest live summary of a session (the highest point)."""
     return (
         conn.execute(
             sa.select(summaries.c.point_seq, summaries.c.content)
-            .where(summaries.c.session_pk == session_pk, above_floor(summaries.c.point_seq, floor_seq))
+            .where(
+                summaries.c.tenant_id == tenant_id,
+                summaries.c.session_pk == session_pk,
+                above_floor(summaries.c.point_seq, floor_seq),
+            )
             .order_by(summaries.c.point_seq.desc())
             .limit(1)
         )

@@ -31,7 +31,10 @@ from chatmem.store.records import MESSAGE_COLUMNS, SUMMARY_COLUMNS, MessageRecor
 from chatmem.store.tables import UTCDateTime, Uuid, messages, sessions, summaries
 from chatmem.store.tenancy import TENANT, of_tenant
 
-_session_messages = messages.join(sessions, messages.c.session_pk == sessions.c.id)
+# Rows below a session carry its tenant, which leads their keys: every join and lookup names it.
+_session_messages = messages.join(
+    sessions, sa.and_(messages.c.tenant_id == sessions.c.tenant_id, messages.c.session_pk == sessions.c.id)
+)
 
 
 def _check_new(message: NewMessage) -> None:
@@ -93,7 +96,7 @@ def build_append_statement(*, enqueue: bool = True) -> sa.Insert:
     """
     count = sa.bindparam("count", type_=sa.BigInteger)
     ts = sa.bindparam("ts", type_=UTCDateTime)
-    session = _build_upsert("postgresql").cte("s")
+    session = _build_upsert("postgresql").returning(sessions.c.tenant_id).cte("s")
     incoming = (
         sa.func.jsonb_array_elements(sa.cast(sa.bindparam("messages", type_=sa.Text), postgresql.JSONB))
         .table_valued(sa.column("value", postgresql.JSONB), with_ordinality="ord")
@@ -101,6 +104,7 @@ def build_append_statement(*, enqueue: bool = True) -> sa.Insert:
     )
     inserted = sa.insert(messages).from_select(
         [
+            "tenant_id",
             "session_pk",
             "seq",
             "uuid",
@@ -112,6 +116,7 @@ def build_append_statement(*, enqueue: bool = True) -> sa.Insert:
             "updated_at",
         ],
         sa.select(
+            session.c.tenant_id,
             session.c.id,
             session.c.last_seq - count + incoming.c.ord,
             sa.func.gen_random_uuid(),
@@ -126,7 +131,11 @@ def build_append_statement(*, enqueue: bool = True) -> sa.Insert:
     if not enqueue:  # only bench/enrichment_bench.py measures the append without its job
         return inserted.add_cte(session)
     job = ingest_job_from(
-        session.c.id, session.c.last_seq - count + sa.literal_column("1"), session.c.last_seq, ts
+        session.c.tenant_id,
+        session.c.id,
+        session.c.last_seq - count + sa.literal_column("1"),
+        session.c.last_seq,
+        ts,
     )
     return job.add_cte(inserted.cte("m"))
 
@@ -193,6 +202,7 @@ def _append(tenant_id: int, session_id: str, new: Sequence[NewMessage]) -> Write
     )
     rows = [
         {
+            "tenant_id": tenant_id,
             "session_pk": session_pk,
             "seq": last_seq - count + 1 + index,
             "uuid": message.uuid or uuid.uuid4(),
@@ -206,17 +216,18 @@ def _append(tenant_id: int, session_id: str, new: Sequence[NewMessage]) -> Write
         for index, message in enumerate(new)
     ]
     if any(message.uuid is not None for message in new):
-        rows = yield from _without_stored(session_pk, rows)
+        rows = yield from _without_stored(tenant_id, session_pk, rows)
         if len(rows) < count:
             yield statement(_uncount, session_pk=session_pk, skipped=count - len(rows))
     if rows:
         yield statement_many(_insert_message, rows)
         # Background enrichment is queued in this same transaction, so no stored message is missed.
-        yield ingest_job(session_pk, rows[0]["seq"], rows[-1]["seq"], ts)
+        yield ingest_job(tenant_id, session_pk, rows[0]["seq"], rows[-1]["seq"], ts)
 
 
 _stored_uuid = Prepared(
     sa.select(messages.c.seq).where(
+        messages.c.tenant_id == TENANT,
         messages.c.session_pk == sa.bindparam("session_pk"),
         messages.c.uuid == sa.bindparam("uuid", type_=Uuid),
     )
@@ -228,7 +239,9 @@ _uncount = Prepared(
 )
 
 
-def _without_stored(session_pk: int, rows: list[dict[str, Any]]) -> WritePlan[list[dict[str, Any]]]:
+def _without_stored(
+    tenant_id: int, session_pk: int, rows: list[dict[str, Any]]
+) -> WritePlan[list[dict[str, Any]]]:
     """Drop rows whose uuid the session already holds (or that repeat earlier in the batch).
 
     One indexed lookup per message: only client retries send uuids, and their batches are small.
@@ -236,7 +249,9 @@ def _without_stored(session_pk: int, rows: list[dict[str, Any]]) -> WritePlan[li
     kept: list[dict[str, Any]] = []
     seen: set[uuid.UUID] = set()
     for row in rows:
-        if row["uuid"] in seen or (yield statement(_stored_uuid, session_pk=session_pk, uuid=row["uuid"])):
+        if row["uuid"] in seen or (
+            yield statement(_stored_uuid, tenant_id=tenant_id, session_pk=session_pk, uuid=row["uuid"])
+        ):
             continue
         seen.add(row["uuid"])
         kept.append(row)
@@ -254,10 +269,15 @@ _SESSION_AND_SUMMARY_COLUMNS = (
 _with_newest_summary = sessions.outerjoin(
     summaries,
     sa.and_(
+        summaries.c.tenant_id == sessions.c.tenant_id,
         summaries.c.session_pk == sessions.c.id,
         summaries.c.point_seq
         == sa.select(sa.func.max(_summarized.c.point_seq))
-        .where(_summarized.c.session_pk == sessions.c.id, above_floor(_summarized.c.point_seq))
+        .where(
+            _summarized.c.tenant_id == sessions.c.tenant_id,
+            _summarized.c.session_pk == sessions.c.id,
+            above_floor(_summarized.c.point_seq),
+        )
         .scalar_subquery(),
     ),
 )
@@ -267,7 +287,11 @@ _session_and_summary = Prepared(
 )
 _newest_after = Prepared(
     sa.select(*MESSAGE_COLUMNS)
-    .where(messages.c.session_pk == sa.bindparam("session_pk"), messages.c.seq > sa.bindparam("after"))
+    .where(
+        messages.c.tenant_id == TENANT,
+        messages.c.session_pk == sa.bindparam("session_pk"),
+        messages.c.seq > sa.bindparam("after"),
+    )
     .order_by(messages.c.seq.desc())
     .limit(sa.bindparam("limit"))
 )
@@ -285,7 +309,11 @@ def _build_recent_statement() -> sa.Select[Any]:
     )
     newest = (
         sa.select(*MESSAGE_COLUMNS)
-        .where(messages.c.session_pk == sessions.c.id, messages.c.seq > after)
+        .where(
+            messages.c.tenant_id == sessions.c.tenant_id,
+            messages.c.session_pk == sessions.c.id,
+            messages.c.seq > after,
+        )
         .order_by(messages.c.seq.desc())
         .limit(sa.bindparam("limit"))
         .lateral("newest")
@@ -324,7 +352,9 @@ def _recent(tenant_id: int, session_id: str, *, window: int, lastn: int | None) 
     session_pk, floor_seq, point_seq, *summary_fields = found[0]
     summary = SummaryRecord(*summary_fields) if point_seq is not None else None
     after = floor_seq if lastn is not None or point_seq is None else max(floor_seq, point_seq)
-    rows = yield statement(_newest_after, session_pk=session_pk, after=after, limit=lastn or window)
+    rows = yield statement(
+        _newest_after, tenant_id=tenant_id, session_pk=session_pk, after=after, limit=lastn or window
+    )
     return MemoryRecord(messages=[MessageRecord(*row) for row in reversed(rows)], summary=summary)
 
 
@@ -356,7 +386,11 @@ _live_session_counts = Prepared(
 )
 _oldest_after = Prepared(
     sa.select(*MESSAGE_COLUMNS)
-    .where(messages.c.session_pk == sa.bindparam("session_pk"), messages.c.seq > sa.bindparam("after"))
+    .where(
+        messages.c.tenant_id == TENANT,
+        messages.c.session_pk == sa.bindparam("session_pk"),
+        messages.c.seq > sa.bindparam("after"),
+    )
     .order_by(messages.c.seq)
     .limit(sa.bindparam("limit"))
     .offset(sa.bindparam("offset"))
@@ -375,6 +409,7 @@ def list_messages_plan(
     session_pk, floor_seq, total = found[0]
     rows = yield statement(
         _oldest_after,
+        tenant_id=tenant_id,
         session_pk=session_pk,
         after=floor_seq,
         limit=limit or NO_LIMIT,
@@ -407,7 +442,11 @@ _lock_message = Prepared(
 )
 _set_message_metadata = Prepared(
     sa.update(messages)
-    .where(messages.c.session_pk == sa.bindparam("session_pk"), messages.c.seq == sa.bindparam("seq"))
+    .where(
+        messages.c.tenant_id == TENANT,
+        messages.c.session_pk == sa.bindparam("session_pk"),
+        messages.c.seq == sa.bindparam("seq"),
+    )
     .values(
         updated_at=sa.bindparam("ts", type_=UTCDateTime),
         metadata=sa.bindparam("metadata", type_=messages.c.metadata.type),
@@ -432,6 +471,11 @@ def _update_metadata(
     [(session_pk, seq, stored)] = locked
     metadata = merge_patch(stored or {}, patch) if patch else stored
     [row] = yield statement(
-        _set_message_metadata, session_pk=session_pk, seq=seq, ts=clock.now(), metadata=metadata
+        _set_message_metadata,
+        tenant_id=tenant_id,
+        session_pk=session_pk,
+        seq=seq,
+        ts=clock.now(),
+        metadata=metadata,
     )
     return MessageRecord(*row)

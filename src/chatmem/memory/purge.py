@@ -69,7 +69,7 @@ def _retrying(run: Callable[[], T]) -> T:
 
 @dataclass(frozen=True, slots=True)
 class _Pass:
-    """One kind of purge: ``find`` locks a batch of sessions (``pk`` and maybe ``floor`` per row),
+    """One kind of purge: ``find`` locks a batch of sessions (``pk``, ``tn`` and maybe ``floor`` per row),
     ``count`` counts one session's messages to remove, ``writes`` run once per session of the batch."""
 
     find: Prepared[Reads]
@@ -82,7 +82,7 @@ def _purge_batch(work: _Pass, batch: int) -> WritePlan[PurgeResult | None]:
     found = yield statement(work.find, batch=batch)
     if not found:
         return None
-    params = [dict(zip(("pk", "floor"), row, strict=False)) for row in found]
+    params = [dict(zip(("pk", "tn", "floor"), row, strict=False)) for row in found]
     count = 0
     for one in params:
         [(n,)] = yield statement(work.count, **one)
@@ -93,20 +93,23 @@ def _purge_batch(work: _Pass, batch: int) -> WritePlan[PurgeResult | None]:
 
 
 _pk = sa.bindparam("pk", type_=sa.BigInteger)
+_tn = sa.bindparam("tn", type_=sa.BigInteger)
 _floor = sa.bindparam("floor", type_=sa.BigInteger)
 # The sessions are locked, so a concurrent revival waits for the purge's transaction and starts afresh.
 _DELETED_SESSIONS = _Pass(
     find=Prepared(
-        sa.select(sessions.c.id)
+        sa.select(sessions.c.id, sessions.c.tenant_id)
         .where(DELETED_SESSION)
         .order_by(sessions.c.id)
         .limit(sa.bindparam("batch"))
         .with_for_update()
     ),
-    count=Prepared(sa.select(sa.func.count()).where(messages.c.session_pk == _pk)),
+    count=Prepared(
+        sa.select(sa.func.count()).where(messages.c.tenant_id == _tn, messages.c.session_pk == _pk)
+    ),
     writes=(
         *(
-            Prepared(sa.delete(table).where(table.c.session_pk == _pk))
+            Prepared(sa.delete(table).where(table.c.tenant_id == _tn, table.c.session_pk == _pk))
             for table in (enrich_jobs, summary_embeddings, summaries, message_embeddings, messages)
         ),
         Prepared(sa.delete(sessions).where(sessions.c.id == _pk)),
@@ -116,18 +119,24 @@ _DELETED_SESSIONS = _Pass(
 # The deleted part (at or below floor_seq) of revived sessions: summaries, vectors, jobs, messages.
 _BELOW_FLOORS = _Pass(
     find=Prepared(
-        sa.select(sessions.c.id, sessions.c.floor_seq)
+        sa.select(sessions.c.id, sessions.c.tenant_id, sessions.c.floor_seq)
         .where(above_floor(sessions.c.floor_seq, sessions.c.purged_seq))
         .order_by(sessions.c.id)
         .limit(sa.bindparam("batch"))
         .with_for_update()
     ),
     count=Prepared(
-        sa.select(sa.func.count()).where(messages.c.session_pk == _pk, ~above_floor(messages.c.seq, _floor))
+        sa.select(sa.func.count()).where(
+            messages.c.tenant_id == _tn, messages.c.session_pk == _pk, ~above_floor(messages.c.seq, _floor)
+        )
     ),
     writes=(
         *(
-            Prepared(sa.delete(table).where(table.c.session_pk == _pk, ~above_floor(position, _floor)))
+            Prepared(
+                sa.delete(table).where(
+                    table.c.tenant_id == _tn, table.c.session_pk == _pk, ~above_floor(position, _floor)
+                )
+            )
             for table, position in (
                 (summary_embeddings, summary_embeddings.c.point_seq),
                 (summaries, summaries.c.point_seq),

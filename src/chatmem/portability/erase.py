@@ -71,7 +71,9 @@ def erase_user(db: Database, tenant_id: int, user_id: str) -> EraseReceipt:
             sessions.c.tenant_id == tenant_id, sessions.c.user_id == user_id
         )
         for name, table in _DERIVED:
-            removed[name] = conn.execute(sa.delete(table).where(table.c.session_pk.in_(owned))).rowcount
+            removed[name] = conn.execute(
+                sa.delete(table).where(table.c.tenant_id == tenant_id, table.c.session_pk.in_(owned))
+            ).rowcount
         removed["sessions"] = conn.execute(
             sa.delete(sessions).where(sessions.c.tenant_id == tenant_id, sessions.c.user_id == user_id)
         ).rowcount

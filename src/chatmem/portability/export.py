@@ -74,6 +74,10 @@ def _user_filter(tenant_id: int, selection: Selection, of_sessions: sa.ColumnEle
     return sa.and_(users.c.tenant_id == tenant_id, chosen)
 
 
+def _its_session(table: sa.Table) -> sa.ColumnElement[bool]:
+    return sa.and_(sessions.c.tenant_id == table.c.tenant_id, sessions.c.id == table.c.session_pk)
+
+
 def _queries(tenant_id: int, selection: Selection) -> tuple[Any, Any, Any, Any]:
     of_sessions = _session_filter(tenant_id, selection)
     user_q = (
@@ -118,7 +122,7 @@ def _queries(tenant_id: int, selection: Selection) -> tuple[Any, Any, Any, Any]:
         messages.c.created_at,
         messages.c.updated_at,
     ]
-    message_from: Any = messages.join(sessions, sessions.c.id == messages.c.session_pk)
+    message_from: Any = messages.join(sessions, _its_session(messages))
     summary_columns: list[Any] = [
         summaries.c.session_pk,
         summaries.c.point_seq,
@@ -129,13 +133,14 @@ def _queries(tenant_id: int, selection: Selection) -> tuple[Any, Any, Any, Any]:
         summaries.c.metadata,
         summaries.c.created_at,
     ]
-    summary_from: Any = summaries.join(sessions, sessions.c.id == summaries.c.session_pk)
+    summary_from: Any = summaries.join(sessions, _its_session(summaries))
     if selection.with_embeddings:
         embedding = (message_embeddings.c.model, message_embeddings.c.dimensions, message_embeddings.c.vector)
         message_columns.extend(embedding)
         message_from = message_from.outerjoin(
             message_embeddings,
             sa.and_(
+                message_embeddings.c.tenant_id == messages.c.tenant_id,
                 message_embeddings.c.session_pk == messages.c.session_pk,
                 message_embeddings.c.seq == messages.c.seq,
             ),
@@ -146,11 +151,12 @@ def _queries(tenant_id: int, selection: Selection) -> tuple[Any, Any, Any, Any]:
         summary_from = summary_from.outerjoin(
             summary_embeddings,
             sa.and_(
+                summary_embeddings.c.tenant_id == summaries.c.tenant_id,
                 summary_embeddings.c.session_pk == summaries.c.session_pk,
                 summary_embeddings.c.point_seq == summaries.c.point_seq,
             ),
         )
-    message_where = [live_rows, above_floor(messages.c.seq)]
+    message_where = [live_rows, messages.c.tenant_id == tenant_id, above_floor(messages.c.seq)]
     if selection.since is not None:
         message_where.append(messages.c.updated_at >= selection.since)
     message_q = (
@@ -162,7 +168,7 @@ def _queries(tenant_id: int, selection: Selection) -> tuple[Any, Any, Any, Any]:
     summary_q = (
         sa.select(*summary_columns)
         .select_from(summary_from)
-        .where(live_rows, above_floor(summaries.c.point_seq))
+        .where(live_rows, summaries.c.tenant_id == tenant_id, above_floor(summaries.c.point_seq))
         .order_by(summaries.c.session_pk, summaries.c.point_seq)
     )
     return user_q, session_q, summary_q, message_q

@@ -126,12 +126,13 @@ class _Writer:
         row = {
             f.name: getattr(line, f.name) for f in fields(line) if f.name not in ("session_id", "embedding")
         }
-        if self._insert(conn, summaries, [{**row, "session_pk": session.pk}], summaries.c.point_seq):
+        mine = {"tenant_id": self.tenant_id, "session_pk": session.pk}
+        if self._insert(conn, summaries, [{**row, **mine}], summaries.c.point_seq):
             self.result.summaries += 1
         else:
             self.result.already_there += 1
         if line.embedding is not None:
-            vector = _embedding_row(session.pk, line.embedding, line.created_at) | {
+            vector = _embedding_row(self.tenant_id, session.pk, line.embedding, line.created_at) | {
                 "point_seq": line.point_seq
             }
             self.result.embeddings += self._insert(
@@ -145,6 +146,7 @@ class _Writer:
         pk = session.pk
         rows = [
             {
+                "tenant_id": self.tenant_id,
                 "session_pk": pk,
                 "seq": m.seq,
                 "uuid": m.uuid,
@@ -165,7 +167,7 @@ class _Writer:
         if not inserted:
             return
         vectors = [
-            _embedding_row(pk, m.embedding, m.created_at) | {"seq": m.seq}
+            _embedding_row(self.tenant_id, pk, m.embedding, m.created_at) | {"seq": m.seq}
             for _, m in lines
             if m.embedding is not None and m.seq in inserted
         ]
@@ -187,7 +189,8 @@ class _Writer:
         # Token counts, vectors and summaries for what arrived without them; the jobs skip what is
         # done (a message with a token count, a vector of the current model, a summarized range).
         if len(vectors) < len(inserted) or not session.has_summary:
-            queue.enqueue(conn, [job_row(pk, Kind.INGEST, min(inserted), max(inserted), clock.now())])
+            job = job_row(self.tenant_id, pk, Kind.INGEST, min(inserted), max(inserted), clock.now())
+            queue.enqueue(conn, [job])
             self.result.jobs += 1
 
     def _check_already_there(
@@ -198,6 +201,7 @@ class _Writer:
         stored = dict(
             conn.execute(
                 sa.select(messages.c.seq, messages.c.uuid).where(
+                    messages.c.tenant_id == self.tenant_id,
                     messages.c.session_pk == session.pk,
                     messages.c.seq.in_([m.seq for _, m in skipped]),
                 )
@@ -222,8 +226,9 @@ class _Writer:
         )
 
 
-def _embedding_row(pk: int | None, embedding: fmt.Embedding, ts: Any) -> dict[str, Any]:
+def _embedding_row(tenant_id: int, pk: int | None, embedding: fmt.Embedding, ts: Any) -> dict[str, Any]:
     return {
+        "tenant_id": tenant_id,
         "session_pk": pk,
         "model": embedding.model,
         "dimensions": embedding.dimensions,

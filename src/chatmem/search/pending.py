@@ -35,6 +35,7 @@ def condition(model: str) -> sa.ColumnElement[bool]:
     covered = (
         sa.select(enrich_jobs.c.id)
         .where(
+            enrich_jobs.c.tenant_id == messages.c.tenant_id,
             enrich_jobs.c.session_pk == messages.c.session_pk,
             enrich_jobs.c.kind.in_(_EMBEDDING_KINDS),
             messages.c.seq.between(enrich_jobs.c.seq_lo, enrich_jobs.c.seq_hi),
@@ -44,6 +45,7 @@ def condition(model: str) -> sa.ColumnElement[bool]:
     embedded = (
         sa.select(message_embeddings.c.seq)
         .where(
+            message_embeddings.c.tenant_id == messages.c.tenant_id,
             message_embeddings.c.session_pk == messages.c.session_pk,
             message_embeddings.c.seq == messages.c.seq,
             message_embeddings.c.model == model,

@@ -166,13 +166,13 @@ class Searcher:
                 depth = max(2 * query.limit, 10) if query.type is SearchType.MMR else query.limit
                 ranked = self._vector(conn, target, scope, embedded, where, depth)
                 if query.type is SearchType.MMR:
-                    ranked, wanted = _mmr(conn, target, ranked, embedded, query)
+                    ranked, wanted = _mmr(conn, target, scope, ranked, embedded, query)
                 ranked = ranking.merge_by_dist(
                     ranking.similarity_dist(ranked),
                     self._overflow_by_text(conn, target, scope, query, where, embedded),
                     limit=query.limit,
                 )
-            hits = _hydrate(conn, target, ranked, wanted)
+            hits = _hydrate(conn, target, scope, ranked, wanted)
             if expanded:  # neighbours that turned out blank (or not to exist) are dropped, hence the cut
                 hits = [hit for hit in hits if hit.message is not None and hit.message.content.strip()]
                 hits = hits[: query.limit]
@@ -271,9 +271,14 @@ def _newest(
 
 
 def _mmr(
-    conn: sa.Connection, target: Target, ranked: Ranked, embedded: _Embedded, query: SearchQuery
+    conn: sa.Connection,
+    target: Target,
+    scope: LiveScope,
+    ranked: Ranked,
+    embedded: _Embedded,
+    query: SearchQuery,
 ) -> tuple[Ranked, dict[Key, FloatArray]]:
-    stored = vectors.fetch(conn, target, [key for key, _ in ranked], embedded.model)
+    stored = vectors.fetch(conn, target, scope.within.tenant_id, [key for key, _ in ranked], embedded.model)
     stored.update(embedded.extra)
     candidates = [(key, score) for key, score in ranked if key in stored]
     if not candidates:
@@ -290,7 +295,7 @@ def _live_neighbours(ranked: Ranked, scope: LiveScope) -> Ranked:
 
 
 def _hydrate(
-    conn: sa.Connection, target: Target, ranked: Ranked, embeddings: dict[Key, FloatArray]
+    conn: sa.Connection, target: Target, scope: LiveScope, ranked: Ranked, embeddings: dict[Key, FloatArray]
 ) -> list[Hit]:
     if not ranked:
         return []
@@ -298,8 +303,15 @@ def _hydrate(
     columns: Sequence[Any] = MESSAGE_COLUMNS if target.table is messages else SUMMARY_COLUMNS
     query = (
         sa.select(table.c.session_pk, target.key_column, sessions.c.session_id, *columns)
-        .join_from(table, sessions, sessions.c.id == table.c.session_pk)
-        .where(with_keys(table.c.session_pk, target.key_column, (key for key, _ in ranked)))
+        .join_from(
+            table,
+            sessions,
+            sa.and_(sessions.c.tenant_id == table.c.tenant_id, sessions.c.id == table.c.session_pk),
+        )
+        .where(
+            table.c.tenant_id == scope.within.tenant_id,
+            with_keys(table.c.session_pk, target.key_column, (key for key, _ in ranked)),
+        )
     )
     rows = {(row[0], row[1]): row for row in conn.execute(query)}
     hits = []

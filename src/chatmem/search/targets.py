@@ -48,6 +48,7 @@ class Target(Embedded):
 def _vectors_table(name: str, key: str) -> sa.TableClause:
     return sa.table(
         name,
+        sa.column("tenant_id", sa.BigInteger),
         sa.column("session_pk", sa.BigInteger),
         sa.column(key, sa.BigInteger),
         sa.column("model", sa.Text),
@@ -108,11 +109,16 @@ class LiveScope:
         return sum(session.message_count for session in self.sessions)
 
     def restrict(self, query: sa.Select[Any], table: sa.FromClause, pk: Any, key: Any) -> sa.Select[Any]:
-        """Keep rows of ``table`` (key columns ``pk``, ``key``) that are live and in scope."""
+        """Keep rows of ``table`` (key columns ``pk``, ``key``) that are live and in scope. The tenant
+        leads the keys of every table below a session, so it is named first."""
+        tenant = table.c.tenant_id == self.within.tenant_id
         single = self.single
         if single is not None:
-            return query.where(pk == single[0], above_floor(key, single[1]))
-        return query.join_from(table, sessions, sessions.c.id == pk).where(
+            return query.where(tenant, pk == single[0], above_floor(key, single[1]))
+        return query.join_from(
+            table, sessions, sa.and_(sessions.c.tenant_id == table.c.tenant_id, sessions.c.id == pk)
+        ).where(
+            tenant,
             sessions.c.tenant_id == self.within.tenant_id,
             sessions.c.user_id == self.within.user_id,
             live(key),

@@ -66,7 +66,13 @@ class VectorCache:
         return self._bytes
 
     def blocks(
-        self, conn: sa.Connection, target: Target, sessions: Sequence[LiveSession], model: str, dims: int
+        self,
+        conn: sa.Connection,
+        target: Target,
+        tenant_id: int,
+        sessions: Sequence[LiveSession],
+        model: str,
+        dims: int,
     ) -> list[Block]:
         """Each session's block, in the order given: from memory when its version is current, the
         others read in one query per ``LOAD_CHUNK`` sessions."""
@@ -82,7 +88,7 @@ class VectorCache:
         # Loaded outside the lock: two threads may load the same block once each, never wait on each other.
         for start in range(0, len(missing), LOAD_CHUNK):
             chunk = missing[start : start + LOAD_CHUNK]
-            loaded = load(conn, target, [session.pk for session in chunk], model, dims)
+            loaded = load(conn, target, tenant_id, [session.pk for session in chunk], model, dims)
             for session in chunk:
                 block = loaded.get(session.pk, _empty(dims))
                 found[session.pk] = block
@@ -110,14 +116,19 @@ class VectorCache:
 
 
 def load(
-    conn: sa.Connection, target: Target, session_pks: Sequence[int], model: str, dims: int
+    conn: sa.Connection, target: Target, tenant_id: int, session_pks: Sequence[int], model: str, dims: int
 ) -> dict[int, Block]:
     """All stored vectors of these sessions and this model, deleted ones included, each in key order."""
     emb = target.embeddings
     key = target.embedding_key
     rows = conn.execute(
         sa.select(emb.c.session_pk, key, emb.c.vector)
-        .where(emb.c.session_pk.in_(session_pks), emb.c.model == model, emb.c.dimensions == dims)
+        .where(
+            emb.c.tenant_id == tenant_id,
+            emb.c.session_pk.in_(session_pks),
+            emb.c.model == model,
+            emb.c.dimensions == dims,
+        )
         .order_by(emb.c.session_pk, key)
     ).all()
     blocks: dict[int, Block] = {}

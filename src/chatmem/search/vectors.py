@@ -83,7 +83,14 @@ def _joined_to_target(target: Target, source: Any, pk: Any, key: Any, where: lis
     """Filters are on the searchable table's columns; join it only when there are filters."""
     if not where:
         return source
-    return source.join(target.table, sa.and_(target.table.c.session_pk == pk, target.key_column == key))
+    return source.join(
+        target.table,
+        sa.and_(
+            target.table.c.tenant_id == source.c.tenant_id,
+            target.table.c.session_pk == pk,
+            target.key_column == key,
+        ),
+    )
 
 
 def _exact(
@@ -101,7 +108,7 @@ def _exact(
     pks: list[KeyArray] = []
     keys: list[KeyArray] = []
     scores: list[FloatArray] = []
-    blocks = cache.blocks(conn, target, scope.sessions, model, dims)
+    blocks = cache.blocks(conn, target, scope.within.tenant_id, scope.sessions, model, dims)
     for session, stored in zip(scope.sessions, blocks, strict=True):
         block = stored.above(session.floor_seq)
         if allowed is not None:
@@ -171,7 +178,9 @@ def hnsw_query(
     distance = sa.cast(vec.c.embedding, PgVector(dims)).op("<#>")(pg_vector_param(query_vector, dims))
     # The width is a literal, not a parameter: the planner must see that the partial index applies.
     nearest = (
-        sa.select(vec.c.session_pk, vec.c[target.key], vec.c.model, distance.label("distance"))
+        sa.select(
+            vec.c.tenant_id, vec.c.session_pk, vec.c[target.key], vec.c.model, distance.label("distance")
+        )
         .where(vec.c.dims == sa.literal_column(str(dims)))
         .order_by(distance)
         .limit(ef_search)
@@ -201,14 +210,18 @@ def _hnsw(
     return [((row[0], row[1]), -float(row[2])) for row in conn.execute(query)]
 
 
-def fetch(conn: sa.Connection, target: Target, keys: Sequence[Key], model: str) -> dict[Key, FloatArray]:
+def fetch(
+    conn: sa.Connection, target: Target, tenant_id: int, keys: Sequence[Key], model: str
+) -> dict[Key, FloatArray]:
     """The stored vectors of these rows (for MMR and for the ``embedding`` of its results)."""
     if not keys:
         return {}
     emb = target.embeddings
     rows = conn.execute(
         sa.select(emb.c.session_pk, target.embedding_key, emb.c.vector).where(
-            with_keys(emb.c.session_pk, target.embedding_key, keys), emb.c.model == model
+            emb.c.tenant_id == tenant_id,
+            with_keys(emb.c.session_pk, target.embedding_key, keys),
+            emb.c.model == model,
         )
     ).all()
     return {(row[0], row[1]): np.frombuffer(row[2], dtype="<f4") for row in rows}

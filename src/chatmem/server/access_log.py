@@ -43,7 +43,7 @@ class AccessLog:
         return f"{self._stamp}.{millis:03d}+00:00" if self.json else f"{self._stamp},{millis:03d}"
 
     def write(
-        self, request_id: str, method: str, route: str, status: int, seconds: float, tenant: str
+        self, request_id: str, method: str, route: str, status: int, seconds: float, tenant: str | None
     ) -> None:
         stamp = self._timestamp(time.time())
         message = f"{method} {route} {status} {seconds * 1000:.2f}ms"

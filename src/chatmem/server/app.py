@@ -139,7 +139,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
                 expose_headers=["X-Next-Cursor", "Link", "X-Zep-Version", "X-Request-Id"],
             )
         # Outermost: every request gets its id, its metrics and its access line, refused ones too.
-        return ObserveMiddleware(outer, metrics=settings.metrics, access_log=access_log)
+        return ObserveMiddleware(
+            outer, metrics=settings.metrics, access_log=access_log, auth_on=authenticator is not None
+        )
 
     app = ChatmemApp(
         transport=transport,

@@ -232,6 +232,8 @@ class AuthMiddleware:
         except Exception as exc:  # the database is unreachable: 503, as everywhere else
             await error_response(exc, scope["method"], path)(scope, receive, send)
             return
+        # Set before the role check: a refused request's access line still names its tenant.
+        scope[SCOPE_KEY] = principal
         needed = required_role(scope["method"], path)
         if principal.role < needed:
             response = error(
@@ -240,7 +242,6 @@ class AuthMiddleware:
             response.headers["X-Zep-Version"] = ZEP_VERSION_HEADER
             await response(scope, receive, send)
             return
-        scope[SCOPE_KEY] = principal
         await self.app(scope, receive, send)
 
 

@@ -3,8 +3,9 @@
 It wraps the transport middleware (``chatmem.server.middleware``), so the requests the fast path
 answers are seen like every other. Each request gets a ``RequestContext`` in its scope under
 ``CONTEXT_KEY``; whoever learns the route template fills it in: the fast path for the memory routes,
-``record_route`` (around FastAPI's router) for the rest. Other layers may add to it too: the tenant
-belongs there once the request is authenticated.
+``record_route`` (around FastAPI's router) for the rest. The tenant of the access line is that of the
+principal the auth layer left in the scope (``chatmem.server.auth.SCOPE_KEY``); a request refused before
+it was authenticated has none (null) when auth is on, and everything is ``default`` when it is off.
 
 Per request this costs a dict lookup, one histogram observation and, when on, one access line:
 docs/benchmarks.md measures it (bench/observability.py).
@@ -22,6 +23,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from chatmem.base.logs import REQUEST_ID
 from chatmem.base.metrics import REQUEST_SECONDS
 from chatmem.server.access_log import AccessLog
+from chatmem.server.auth import SCOPE_KEY as PRINCIPAL_KEY
+from chatmem.store.tables import DEFAULT_TENANT
 
 CONTEXT_KEY = "chatmem.request"
 UNMATCHED = "unmatched"
@@ -38,7 +41,7 @@ class RequestContext:
     def __init__(self, request_id: str) -> None:
         self.request_id = request_id
         self.route = UNMATCHED
-        self.tenant = "default"
+        self.tenant: str | None = DEFAULT_TENANT
 
 
 def request_context(scope: Scope) -> RequestContext | None:
@@ -57,10 +60,15 @@ def _request_id(scope: Scope) -> str:
 
 
 class ObserveMiddleware:
-    def __init__(self, app: ASGIApp, *, metrics: bool, access_log: AccessLog | None) -> None:
+    def __init__(
+        self, app: ASGIApp, *, metrics: bool, access_log: AccessLog | None, auth_on: bool = False
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.access_log = access_log
+        # The tenant of a request without a principal: none with auth on (it was refused, or is a
+        # probe), ``default`` with auth off (where everything lives).
+        self.anonymous_tenant = None if auth_on else DEFAULT_TENANT
         # (route, method, status) -> the histogram's child: ``labels()`` per request costs more.
         self._observers: dict[tuple[str, str, int], Histogram] = {}
 
@@ -86,6 +94,9 @@ class ObserveMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            if self.access_log is not None:
+                principal = scope.get(PRINCIPAL_KEY)  # the auth layer puts it in this same scope
+                context.tenant = self.anonymous_tenant if principal is None else principal.tenant
             if self.metrics or self.access_log is not None:
                 self._record(scope["method"], context, status, time.perf_counter() - started)
             REQUEST_ID.reset(token)

@@ -29,8 +29,11 @@ class State(enum.StrEnum):
     DEAD = "dead"
 
 
-def job_row(session_pk: int, kind: Kind, seq_lo: int, seq_hi: int, ts: dt.datetime) -> dict[str, object]:
+def job_row(
+    tenant_id: int, session_pk: int, kind: Kind, seq_lo: int, seq_hi: int, ts: dt.datetime
+) -> dict[str, object]:
     return {
+        "tenant_id": tenant_id,
         "session_pk": session_pk,
         "id": uuid.uuid4(),
         "kind": kind.value,
@@ -56,19 +59,22 @@ _insert_job = Prepared(
 )
 
 
-def ingest_job(session_pk: int, seq_lo: int, seq_hi: int, ts: dt.datetime) -> Step[Writes]:
+def ingest_job(tenant_id: int, session_pk: int, seq_lo: int, seq_hi: int, ts: dt.datetime) -> Step[Writes]:
     """The step the append transaction runs: one ``ingest`` job covering the new messages.
 
     The write path stays one small insert whatever is configured; the worker that runs ``ingest``
     knows its settings and fans out to the embedding and summary jobs.
     """
-    return statement(_insert_job, **job_row(session_pk, Kind.INGEST, seq_lo, seq_hi, ts))
+    return statement(_insert_job, **job_row(tenant_id, session_pk, Kind.INGEST, seq_lo, seq_hi, ts))
 
 
-def ingest_job_from(session_pk: Any, seq_lo: Any, seq_hi: Any, ts: sa.BindParameter[Any]) -> sa.Insert:
+def ingest_job_from(
+    tenant_id: Any, session_pk: Any, seq_lo: Any, seq_hi: Any, ts: sa.BindParameter[Any]
+) -> sa.Insert:
     """``ingest_job`` as an INSERT ... SELECT whose values are SQL expressions (the columns of
     a CTE), for PostgreSQL's one-statement append. ``id`` is bound as ``job_id``."""
     values = {
+        "tenant_id": tenant_id,
         "session_pk": session_pk,
         "id": sa.bindparam("job_id", type_=enrich_jobs.c.id.type),
         # Constants rendered into the SQL, as in the session upsert of the append.

@@ -1,8 +1,10 @@
 """The schema, as SQLAlchemy Core tables: one definition for SQLite and PostgreSQL.
 
-Users and sessions belong to a tenant, which leads their unique keys and indexes; everything else hangs
-off a session's surrogate key (``session_pk``), unique across tenants, so a session's rows are
-reached only through a lookup already scoped by tenant. docs/security.md has the Citus plan.
+Every row belongs to a tenant, which leads the unique keys and hot indexes. Users and sessions carry it
+beside their ids; the rows below a session (messages, summaries, embeddings, jobs) carry it beside the
+session's surrogate key (``session_pk``, unique across tenants), and their foreign key
+``(tenant_id, session_pk) -> sessions (tenant_id, id)`` makes it their session's. docs/security.md has
+the Citus plan.
 
 Soft delete of a session is O(1): the session row gets ``deleted_at`` and ``floor_seq = last_seq``.
 Messages are numbered per session (``seq``); a message is live only while ``seq > floor_seq`` of a live
@@ -121,13 +123,17 @@ sessions = sa.Table(
         sqlite_where=sa.text("deleted_at IS NULL"),
     ),
     sa.Index("ix_sessions_tenant_id_user_id_id", "tenant_id", "user_id", "id"),
+    # The key the rows below a session point at (their tenant and session_pk): a child row cannot carry
+    # another tenant than its session's (migration 0007).
+    sa.Index("uq_sessions_tenant_id_id", "tenant_id", "id", unique=True),
     sqlite_autoincrement=True,
 )
 
 messages = sa.Table(
     "messages",
     metadata_obj,
-    sa.Column("session_pk", sa.BigInteger, sa.ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("tenant_id", sa.BigInteger, nullable=False),
+    sa.Column("session_pk", sa.BigInteger, nullable=False),
     sa.Column("seq", sa.BigInteger, nullable=False),
     sa.Column("uuid", Uuid, nullable=False),
     sa.Column("role", sa.Text, nullable=False),
@@ -136,8 +142,11 @@ messages = sa.Table(
     sa.Column("token_count", sa.Integer, nullable=False, server_default="0"),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
-    sa.PrimaryKeyConstraint("session_pk", "seq"),
-    sa.UniqueConstraint("session_pk", "uuid"),
+    sa.PrimaryKeyConstraint("tenant_id", "session_pk", "seq"),
+    sa.UniqueConstraint("tenant_id", "session_pk", "uuid"),
+    sa.ForeignKeyConstraint(
+        ["tenant_id", "session_pk"], ["sessions.tenant_id", "sessions.id"], ondelete="CASCADE"
+    ),
     # Clustered by (session, seq) on SQLite: the last N messages of a session sit on adjacent pages.
     sqlite_with_rowid=False,
 )
@@ -149,7 +158,8 @@ messages = sa.Table(
 enrich_jobs = sa.Table(
     "enrich_jobs",
     metadata_obj,
-    sa.Column("session_pk", sa.BigInteger, sa.ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("tenant_id", sa.BigInteger, nullable=False),
+    sa.Column("session_pk", sa.BigInteger, nullable=False),
     sa.Column("id", Uuid, nullable=False),
     sa.Column("kind", sa.Text, nullable=False),
     # The messages (or the summary point) the job is about.
@@ -164,7 +174,10 @@ enrich_jobs = sa.Table(
     sa.Column("last_error", sa.Text),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
-    sa.PrimaryKeyConstraint("session_pk", "id"),
+    sa.PrimaryKeyConstraint("tenant_id", "session_pk", "id"),
+    sa.ForeignKeyConstraint(
+        ["tenant_id", "session_pk"], ["sessions.tenant_id", "sessions.id"], ondelete="CASCADE"
+    ),
     # The one index that cannot lead with the session: claiming is "the oldest due job of any session".
     sa.Index(
         "ix_enrich_jobs_due",
@@ -177,7 +190,8 @@ enrich_jobs = sa.Table(
 summaries = sa.Table(
     "summaries",
     metadata_obj,
-    sa.Column("session_pk", sa.BigInteger, sa.ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("tenant_id", sa.BigInteger, nullable=False),
+    sa.Column("session_pk", sa.BigInteger, nullable=False),
     # seq of the newest message folded into this summary (Zep's "summary point").
     sa.Column("point_seq", sa.BigInteger, nullable=False),
     sa.Column("uuid", Uuid, nullable=False),
@@ -186,33 +200,44 @@ summaries = sa.Table(
     sa.Column("token_count", sa.Integer, nullable=False, server_default="0"),
     sa.Column("metadata", Json),
     sa.Column("created_at", UTCDateTime, nullable=False),
-    sa.PrimaryKeyConstraint("session_pk", "point_seq"),
-    sa.UniqueConstraint("session_pk", "uuid"),
+    sa.PrimaryKeyConstraint("tenant_id", "session_pk", "point_seq"),
+    sa.UniqueConstraint("tenant_id", "session_pk", "uuid"),
+    sa.ForeignKeyConstraint(
+        ["tenant_id", "session_pk"], ["sessions.tenant_id", "sessions.id"], ondelete="CASCADE"
+    ),
 )
 
 message_embeddings = sa.Table(
     "message_embeddings",
     metadata_obj,
-    sa.Column("session_pk", sa.BigInteger, sa.ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("tenant_id", sa.BigInteger, nullable=False),
+    sa.Column("session_pk", sa.BigInteger, nullable=False),
     sa.Column("seq", sa.BigInteger, nullable=False),
     sa.Column("model", sa.Text, nullable=False),
     sa.Column("dimensions", sa.Integer, nullable=False),
     # Little-endian float32, `dimensions` of them: compact, and the same on both databases.
     sa.Column("vector", sa.LargeBinary, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
-    sa.PrimaryKeyConstraint("session_pk", "seq"),
+    sa.PrimaryKeyConstraint("tenant_id", "session_pk", "seq"),
+    sa.ForeignKeyConstraint(
+        ["tenant_id", "session_pk"], ["sessions.tenant_id", "sessions.id"], ondelete="CASCADE"
+    ),
 )
 
 summary_embeddings = sa.Table(
     "summary_embeddings",
     metadata_obj,
-    sa.Column("session_pk", sa.BigInteger, sa.ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("tenant_id", sa.BigInteger, nullable=False),
+    sa.Column("session_pk", sa.BigInteger, nullable=False),
     sa.Column("point_seq", sa.BigInteger, nullable=False),
     sa.Column("model", sa.Text, nullable=False),
     sa.Column("dimensions", sa.Integer, nullable=False),
     sa.Column("vector", sa.LargeBinary, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
-    sa.PrimaryKeyConstraint("session_pk", "point_seq"),
+    sa.PrimaryKeyConstraint("tenant_id", "session_pk", "point_seq"),
+    sa.ForeignKeyConstraint(
+        ["tenant_id", "session_pk"], ["sessions.tenant_id", "sessions.id"], ondelete="CASCADE"
+    ),
 )
 
 # --- Search (issue 5): nothing portable. Migrations 0003 and 0005 add dialect-specific objects only: FTS5
