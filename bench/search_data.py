@@ -16,7 +16,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from chatmem.store import Database, migrated_database
-from chatmem.store.tables import message_embeddings, messages, sessions, users
+from chatmem.store.tables import DEFAULT_TENANT_ID, message_embeddings, messages, sessions, users
 
 
 @contextmanager
@@ -100,7 +100,9 @@ def load(
     ids = []
     with db.write() as conn:
         conn.execute(
-            sa.insert(users).values(user_id=user_id, uuid=uuid.uuid4(), created_at=ts, updated_at=ts)
+            sa.insert(users).values(
+                tenant_id=DEFAULT_TENANT_ID, user_id=user_id, uuid=uuid.uuid4(), created_at=ts, updated_at=ts
+            )
         )
     row = 0
     for index, turns in enumerate(conversations):
@@ -110,6 +112,7 @@ def load(
             pk = conn.execute(
                 sa.insert(sessions)
                 .values(
+                    tenant_id=DEFAULT_TENANT_ID,
                     session_id=session_id,
                     uuid=uuid.uuid4(),
                     user_id=user_id,

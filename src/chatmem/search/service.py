@@ -155,7 +155,8 @@ class Searcher:
                 weight = self.settings.search_neighbour_weight
                 expanded = weight > 0 and target.table is messages and not where
                 if expanded:
-                    neighbours = ranking.with_neighbours(ranked, weight=weight, depth=query.limit)
+                    # Every fused candidate lends to its neighbours, not only the final best few.
+                    neighbours = ranking.with_neighbours(ranked, weight=weight, depth=len(ranked))
                     # Room for neighbours that turn out blank or missing when the rows are read.
                     ranked = _live_neighbours(neighbours, scope)[: 2 * query.limit]
                 else:
@@ -238,10 +239,15 @@ class Searcher:
             semantic = self._vector(conn, target, scope, embedded, where, depth)
         # Rows not embedded yet (or ever) still come in through the keyword list.
         keyword = fulltext.rank(conn, target, scope, query.text, where, depth)
+        weight = self.settings.search_context_weight
+        if embedded is not None and target.table is messages and weight > 0:
+            semantic = _in_context(conn, target, scope, embedded, semantic, keyword, weight, grow=not where)
         if self.settings.search_fusion == "rrf":
             lists = [ranked for ranked in (semantic, keyword) if ranked]
             return ranking.reciprocal_rank_fusion(lists, k=self.settings.search_rrf_k, limit=depth)
-        return ranking.convex_fusion(semantic, keyword, alpha=self.settings.search_hybrid_alpha, limit=depth)
+        return ranking.convex_fusion(
+            semantic, keyword, alpha=self.settings.search_hybrid_alpha, limit=depth, vector_depth=depth
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,6 +286,58 @@ def _mmr(
     matrix = np.stack([stored[key] for key, _ in candidates])
     chosen = ranking.mmr(embedded.vector, matrix, lambda_mult=query.mmr_lambda, k=query.limit)
     return [candidates[i] for i in chosen], stored
+
+
+def _in_context(
+    conn: sa.Connection,
+    target: Target,
+    scope: LiveScope,
+    embedded: _Embedded,
+    semantic: Ranked,
+    keyword: Ranked,
+    weight: float,
+    *,
+    grow: bool,
+) -> Ranked:
+    """Hybrid's vector list with each turn scored in its context: the larger of its own cosine with
+    the query and ``weight`` times the best of its neighbours' (the turns just before and after it).
+    A chat turn often means something only with its neighbour ("yes, the red one" answers the
+    question that matches; a question is told apart by the answer that follows it), so a turn next
+    to a close match is a likely answer itself. Unlike adjacent-turn expansion after the fusion, this
+    reaches every vector candidate, not only the final best few, and the text list's rows are fused
+    with their real cosine instead of none.
+
+    Scored: the vector list's turns, the keyword list's and, when ``grow`` (no metadata filter, which
+    a neighbour might not pass), the turns next to the vector list's. Turns without a stored vector
+    (blank, not embedded yet) are left to the keyword list. Everything comes from the stored vectors
+    (one read of at most three rows per candidate); nothing is embedded.
+    """
+    pool = dict.fromkeys(key for key, _ in semantic)
+    pool.update(dict.fromkeys(key for key, _ in keyword))
+    if grow:
+        for pk, seq in list(pool)[: len(semantic)]:
+            pool.update(dict.fromkeys([(pk, seq - 1), (pk, seq + 1)]))
+    floors = {session.pk: session.floor_seq for session in scope.sessions}
+    wanted = {
+        (pk, seq + step) for pk, seq in pool for step in (-1, 0, 1) if seq + step > floors.get(pk, seq + step)
+    }
+    stored = vectors.fetch(conn, target, sorted(wanted), embedded.model)
+    stored.update((key, row) for key, row in embedded.extra.items() if key in wanted)
+    if not stored:
+        return semantic
+    keys = list(stored)
+    index = {key: i for i, key in enumerate(keys)}
+    cosine = np.stack([stored[key] for key in keys]) @ embedded.vector
+    ranked: Ranked = []
+    for key in pool:
+        own = index.get(key)
+        if own is None:
+            continue
+        pk, seq = key
+        around = [cosine[i] for i in (index.get((pk, seq - 1)), index.get((pk, seq + 1))) if i is not None]
+        score = max(float(cosine[own]), weight * float(max(around))) if around else float(cosine[own])
+        ranked.append((key, score))
+    return sorted(ranked, key=lambda item: (-item[1], -item[0][1]))
 
 
 def _live_neighbours(ranked: Ranked, scope: LiveScope) -> Ranked:
