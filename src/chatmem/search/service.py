@@ -241,7 +241,17 @@ class Searcher:
         keyword = fulltext.rank(conn, target, scope, query.text, where, depth)
         weight = self.settings.search_context_weight
         if embedded is not None and target.table is messages and weight > 0:
-            semantic = _in_context(conn, target, scope, embedded, semantic, keyword, weight, grow=not where)
+            semantic = _in_context(
+                conn,
+                target,
+                scope,
+                embedded,
+                semantic,
+                keyword,
+                weight,
+                grow=not where,
+                cache=self.vector_cache,
+            )
         if self.settings.search_fusion == "rrf":
             lists = [ranked for ranked in (semantic, keyword) if ranked]
             return ranking.reciprocal_rank_fusion(lists, k=self.settings.search_rrf_k, limit=depth)
@@ -298,6 +308,7 @@ def _in_context(
     weight: float,
     *,
     grow: bool,
+    cache: VectorCache,
 ) -> Ranked:
     """Hybrid's vector list with each turn scored in its context: the larger of its own cosine with
     the query and ``weight`` times the best of its neighbours' (the turns just before and after it).
@@ -309,34 +320,47 @@ def _in_context(
 
     Scored: the vector list's turns, the keyword list's and, when ``grow`` (no metadata filter, which
     a neighbour might not pass), the turns next to the vector list's. Turns without a stored vector
-    (blank, not embedded yet) are left to the keyword list. Everything comes from the stored vectors
-    (one read of at most three rows per candidate); nothing is embedded.
+    (blank, not embedded yet) are left to the keyword list. The vectors come from the sessions'
+    in-memory blocks (``vector_cache``, the ones exact ranking uses, loaded if need be); nothing is
+    embedded.
     """
     pool = dict.fromkeys(key for key, _ in semantic)
     pool.update(dict.fromkeys(key for key, _ in keyword))
     if grow:
         for pk, seq in list(pool)[: len(semantic)]:
             pool.update(dict.fromkeys([(pk, seq - 1), (pk, seq + 1)]))
+    touched = {pk for pk, _seq in pool}
+    sessions = [session for session in scope.sessions if session.pk in touched]
+    dims = int(embedded.vector.shape[0])
+    cosine: dict[Key, float] = {}
+    for session, block in zip(
+        sessions, cache.blocks(conn, target, sessions, embedded.model, dims), strict=True
+    ):
+        live = block.above(session.floor_seq)
+        seqs = sorted({seq + step for pk, seq in pool if pk == session.pk for step in (-1, 0, 1)})
+        wanted = np.asarray(seqs, dtype=np.int64)
+        at = np.minimum(np.searchsorted(live.keys, wanted), max(len(live.keys) - 1, 0))
+        found = (live.keys[at] == wanted) if len(live.keys) else np.zeros(len(wanted), dtype=bool)
+        if found.any():
+            scores = live.matrix[at[found]] @ embedded.vector
+            cosine.update(
+                ((session.pk, int(seq)), float(score))
+                for seq, score in zip(wanted[found], scores, strict=True)
+            )
     floors = {session.pk: session.floor_seq for session in scope.sessions}
-    wanted = {
-        (pk, seq + step) for pk, seq in pool for step in (-1, 0, 1) if seq + step > floors.get(pk, seq + step)
-    }
-    stored = vectors.fetch(conn, target, sorted(wanted), embedded.model)
-    stored.update((key, row) for key, row in embedded.extra.items() if key in wanted)
-    if not stored:
+    for key, row in embedded.extra.items():  # pending messages embedded with the query
+        if key[1] > floors.get(key[0], key[1]):
+            cosine[key] = float(row @ embedded.vector)
+    if not cosine:
         return semantic
-    keys = list(stored)
-    index = {key: i for i, key in enumerate(keys)}
-    cosine = np.stack([stored[key] for key in keys]) @ embedded.vector
     ranked: Ranked = []
     for key in pool:
-        own = index.get(key)
+        own = cosine.get(key)
         if own is None:
             continue
         pk, seq = key
-        around = [cosine[i] for i in (index.get((pk, seq - 1)), index.get((pk, seq + 1))) if i is not None]
-        score = max(float(cosine[own]), weight * float(max(around))) if around else float(cosine[own])
-        ranked.append((key, score))
+        around = [cosine[n] for n in ((pk, seq - 1), (pk, seq + 1)) if n in cosine]
+        ranked.append((key, max(own, weight * max(around)) if around else own))
     return sorted(ranked, key=lambda item: (-item[1], -item[0][1]))
 
 
