@@ -8,7 +8,8 @@ what read-your-writes costs a search.
    files), alternating, best of ``--rounds``; and the cosine between the two vectors of every text.
 2. Read-your-writes: similarity search of one 200-message session (all embedded) with 0, 10 and 100
    messages appended since and not embedded (no worker runs), p50 / p95 of 30 searches each, in
-   process (``Searcher``), with the default bound (``CHATMEM_SEARCH_PENDING_MAX``).
+   process (``Searcher``), with the default bound (``CHATMEM_SEARCH_PENDING_MAX``), and 100 pending
+   with a bound of 100 (all embedded with the query). ``--no-throughput`` runs only this part.
 
 Needs the dev environment (sentence-transformers, torch, chitchat-dataset). Prints; asserts nothing.
 """
@@ -77,19 +78,25 @@ def query(text: str) -> SearchQuery:
     )
 
 
-def read_your_writes(backend: str, pending_counts: list[int], searches: int) -> None:
+def read_your_writes(backend: str, cases: list[tuple[int, int]], searches: int) -> None:
+    """``cases``: (pending messages, CHATMEM_SEARCH_PENDING_MAX)."""
     print(f"\n== similarity search with pending (not yet embedded) messages, {backend} ==")
     settings_base = {"summarizer": "off", "enrich_workers": 0}
     embedder = LocalEmbedder()
-    corpus = chat_turns(200 + max(pending_counts) * len(pending_counts), start=1000)
+    most = max(count for count, _bound in cases)
+    corpus = chat_turns(200 + most * len(cases), start=1000)
     queries = chat_turns(searches, start=5000)
-    for index, count in enumerate(pending_counts):
+    for index, (count, bound) in enumerate(cases):
         with fresh_database(backend) as db:
-            settings = Settings(database_url=str(db.url), **settings_base)  # type: ignore[arg-type]
+            settings = Settings(
+                database_url=str(db.url),
+                search_pending_max=bound,
+                **settings_base,  # type: ignore[arg-type]
+            )
             sid = f"bench-{uuid.uuid4().hex}"
             append(db, sid, [NewMessage(role="human", content=t) for t in corpus[:200]])
             reembed(db, embedder)  # the 200 are embedded, as a worker would have
-            extra = corpus[200 + index * max(pending_counts) :][:count]
+            extra = corpus[200 + index * most :][:count]
             if extra:
                 append(db, sid, [NewMessage(role="human", content=t) for t in extra])
             searcher = Searcher(db, settings, embedder_factory=lambda _s: embedder)
@@ -104,7 +111,8 @@ def read_your_writes(backend: str, pending_counts: list[int], searches: int) -> 
             times.sort()
             p95 = times[int(0.95 * (len(times) - 1))]
             print(
-                f"{count:>4} pending: p50 {statistics.median(times):6.1f} ms  p95 {p95:6.1f} ms"
+                f"{count:>4} pending, bound {bound:>3}: p50 {statistics.median(times):6.1f} ms"
+                f"  p95 {p95:6.1f} ms"
                 f"  (embedded with the query: {min(count, settings.search_pending_max)},"
                 f" ranked by text: {ranked_by_text})"
             )
@@ -118,9 +126,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--searches", type=int, default=30)
+    parser.add_argument("--no-throughput", action="store_true", help="only the read-your-writes part")
     args = parser.parse_args()
-    throughput(chat_turns(args.texts), args.rounds)
-    read_your_writes(args.db, [0, 10, 100], args.searches)
+    if not args.no_throughput:
+        throughput(chat_turns(args.texts), args.rounds)
+    bound = Settings().search_pending_max
+    # The default bound at 0, 10 and 100 pending, and 100 with a bound that embeds all of them.
+    read_your_writes(args.db, [(0, bound), (10, bound), (100, bound), (100, 100)], args.searches)
 
 
 if __name__ == "__main__":

@@ -149,6 +149,7 @@ def main() -> None:
     parser.add_argument("--depth", type=int, default=20)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--sweep", action="store_true", help="also run hybrid over a grid of its settings")
     parser.add_argument(
         "--split",
         choices=["tune", "test"],
@@ -174,28 +175,49 @@ def main() -> None:
         np.save(cache, matrix)
     user_id = "bench-user"
     base = Settings(database_url="sqlite://", embeddings="local")
-    # What hybrid was before this benchmark's changes, and what it is now (the defaults).
-    before = base.model_copy(update={"search_hybrid_alpha": 0.4, "search_neighbour_weight": 0.0})
     with database(args.db) as db:
         session_ids = load(db, user_id, corpus, matrix, embedder.model)
         searcher = Searcher(db, base, embedder_factory=lambda _s: embedder)
 
-        def run(kind: str, settings: Settings) -> dict[str, dict[str, float]]:
-            searcher.settings = settings
+        def run(name: str, kind: str, **update: float) -> dict[str, dict[str, float]]:
+            searcher.settings = base.model_copy(update=update)
             result = evaluate(searcher, user_id, queries, session_ids, kind, args.depth)
-            print(kind, settings.search_neighbour_weight, json.dumps(result["all"]), flush=True)
+            print(f"{name:<46}", json.dumps(result["all"]), flush=True)
             return result
 
+        # The two baselines and hybrid with its defaults, then each of hybrid's steps left out.
         results = {
-            "similarity (model)": run("similarity", base),
-            "text (BM25)": run("text", base),
-            "hybrid before": run("hybrid", before),
-            "hybrid": run("hybrid", base),
+            "similarity (model)": run("similarity (model)", "similarity"),
+            "text (BM25)": run("text (BM25)", "text"),
+            "hybrid": run("hybrid", "hybrid"),
+            "hybrid, no context vectors": run(
+                "hybrid, no context vectors", "hybrid", search_context_weight=0
+            ),
+            "hybrid, no adjacent turns": run(
+                "hybrid, no adjacent turns", "hybrid", search_neighbour_weight=0
+            ),
+            "hybrid, fusion only": run(
+                "hybrid, fusion only", "hybrid", search_context_weight=0, search_neighbour_weight=0
+            ),
         }
-        # Adjacent-turn expansion weights, side by side; the default is chosen on the tune split only.
-        for weight in (0.5, 0.8):
-            update = {"search_neighbour_weight": weight}
-            results[f"hybrid, neighbours {weight}"] = run("hybrid", base.model_copy(update=update))
+        if args.sweep:  # the settings the defaults were chosen from (on the tune split only)
+            grid = [
+                (alpha, candidates, context, neighbour)
+                for alpha in (0.4, 0.5, 0.6)
+                for candidates in (50, 100)
+                for context in (0.0, 0.9, 1.0)
+                for neighbour in (0.5, 0.8, 0.9)
+            ]
+            for alpha, candidates, context, neighbour in grid:
+                name = f"hybrid a={alpha} n={candidates} context={context} neighbours={neighbour}"
+                results[name] = run(
+                    name,
+                    "hybrid",
+                    search_hybrid_alpha=alpha,
+                    search_candidates=candidates,
+                    search_context_weight=context,
+                    search_neighbour_weight=neighbour,
+                )
     report = {
         "db": args.db,
         "split": args.split,
@@ -205,10 +227,10 @@ def main() -> None:
         "examples": [{"kind": q.kind, "text": q.text[:80]} for q in queries[:4]],
         "results": results,
     }
-    print(f"\n{'type':<34}{'recall@5':>10}{'MRR':>8}   (keyword / reply: recall@5, MRR)")
+    print(f"\n{'type':<46}{'recall@5':>10}{'MRR':>8}   (keyword / reply: recall@5, MRR)")
     for kind, result in results.items():
         print(
-            f"{kind:<34}{result['all']['recall@5']:>10.3f}{result['all']['mrr']:>8.3f}   "
+            f"{kind:<46}{result['all']['recall@5']:>10.3f}{result['all']['mrr']:>8.3f}   "
             f"{result['keyword']['recall@5']:.3f}/{result['keyword']['mrr']:.3f}  "
             f"{result['reply']['recall@5']:.3f}/{result['reply']['mrr']:.3f}"
         )

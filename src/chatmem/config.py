@@ -227,21 +227,28 @@ class Settings(BaseSettings):
         default=200, ge=10, le=1000, description="HNSW candidates per query (pgvector hnsw.ef_search)"
     )
     search_candidates: int = Field(
-        default=50, ge=1, description="depth of the text and vector lists that hybrid search fuses"
+        default=100, ge=1, description="depth of the text and vector lists that hybrid search fuses"
     )
     search_fusion: Literal["convex", "rrf"] = Field(
         default="convex", description="how hybrid fuses its lists: scaled scores (convex) or ranks (rrf)"
     )
     search_hybrid_alpha: float = Field(
-        default=0.4, ge=0, le=1, description="weight of the vector list in convex fusion"
+        default=0.5, ge=0, le=1, description="weight of the vector list in convex fusion"
     )
     search_rrf_k: int = Field(default=60, ge=1, description="reciprocal rank fusion constant")
     search_neighbour_weight: float = Field(
-        default=0.5,
+        default=0.8,
         ge=0,
         le=1,
-        description="hybrid: the turns before and after each hit join the results with this share of "
-        "its score (adjacent-turn expansion; 0 = off)",
+        description="hybrid: the turns before and after each fused candidate join the results with "
+        "this share of its score (adjacent-turn expansion; 0 = off)",
+    )
+    search_context_weight: float = Field(
+        default=0.9,
+        ge=0,
+        le=1,
+        description="hybrid: a turn's vector score is the larger of its own cosine with the query and "
+        "this share of its neighbours' best (0 = the turn alone)",
     )
     search_pending_max: int = Field(
         default=32,

@@ -64,11 +64,7 @@ def test_text_search_ranks_keyword_matches(eapi: httpx.Client, chat: str) -> Non
     assert hits[0]["dist"] >= hits[1]["dist"] > 0
 
 
-def test_hybrid_fuses_keyword_and_meaning(eapi: httpx.Client, chat: str, backend: str) -> None:
-    if backend != "sqlite":
-        # Known gap (issue 17 note): with neighbour expansion, PostgreSQL's ts_rank_cd scale lets an
-        # adjacent turn outrank the meaning match; to be fixed, not hidden.
-        pytest.xfail("hybrid + neighbour expansion on PostgreSQL ranks an adjacent turn too high")
+def test_hybrid_fuses_keyword_and_meaning(eapi: httpx.Client, chat: str) -> None:
     hits = search(eapi, chat, limit=2, text="portfolio investing losses", search_type="hybrid")
     assert set(contents(hits)) == {CHAT[2][1], CHAT[3][1]}
     assert hits[0]["dist"] <= 1.0

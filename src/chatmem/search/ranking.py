@@ -52,21 +52,36 @@ def reciprocal_rank_fusion(lists: Sequence[Ranked], *, k: int, limit: int) -> Ra
     return [(key, score / best) for key, score in ordered[:limit]]
 
 
-def convex_fusion(vector: Ranked, text: Ranked, *, alpha: float, limit: int) -> Ranked:
-    """Fuse by score: ``alpha * v + (1 - alpha) * t`` with each list's scores min-max scaled to [0, 1]
-    (0 for a row missing from a list). Unlike rank fusion this keeps *how much* better a row scored,
-    so a keyword hit far ahead of the rest stays ahead (Bruch et al., "An Analysis of Fusion Functions
-    for Hybrid Retrieval", 2023, found it more accurate than RRF)."""
+def convex_fusion(
+    vector: Ranked, text: Ranked, *, alpha: float, limit: int, vector_depth: int | None = None
+) -> Ranked:
+    """Fuse by score: ``alpha * v + (1 - alpha) * t``, 0 for a row missing from a list. Unlike rank
+    fusion this keeps *how much* better a row scored, so a keyword hit far ahead of the rest stays
+    ahead (Bruch et al., "An Analysis of Fusion Functions for Hybrid Retrieval", 2023, found it more
+    accurate than RRF).
+
+    The vector list (cosine similarities, the same scale on every backend, best first) is min-max
+    scaled to [0, 1] by its best ``vector_depth`` rows (all by default); rows further down (hybrid
+    also scores the keyword hits by their cosine) are scaled alike and count 0 below that range, so a
+    keyword hit unrelated in meaning does not stretch the scale of the real vector candidates.
+    The text list is divided by its best score: BM25 (SQLite) and ``ts_rank_cd`` (PostgreSQL) differ
+    in scale by orders of magnitude but both are ratio scales from 0 (no match), so ``s / best`` means
+    the same on both databases: the best keyword hit scores 1 and a hit half as good 0.5. Min-max
+    scaling gave the *worst* keyword hit 0 whatever its score, so with two keyword hits of nearly
+    equal score the second one counted for nothing; on PostgreSQL, whose scores of two one-word
+    matches differ only by document length, that let a neighbour of the first outrank the second."""
     fused: dict[Key, float] = {}
-    for weight, ranked in ((alpha, vector), (1 - alpha, text)):
-        if not ranked:
-            continue
-        scores = [score for _key, score in ranked]
+    if vector:
+        scores = [score for _key, score in vector[:vector_depth]]
         low, high = min(scores), max(scores)
         span = high - low
-        for key, score in ranked:
-            scaled = (score - low) / span if span > 0 else 1.0
-            fused[key] = fused.get(key, 0.0) + weight * scaled
+        for key, score in vector:
+            fused[key] = alpha * (min(max((score - low) / span, 0.0), 1.0) if span > 0 else 1.0)
+    if text:
+        best = max(score for _key, score in text)
+        for key, score in text:
+            scaled = max(score, 0.0) / best if best > 0 else 1.0
+            fused[key] = fused.get(key, 0.0) + (1 - alpha) * scaled
     if not vector or not text:
         # One list only (no embedder, or no keyword left): its own scaled scores.
         total = alpha if vector else 1 - alpha

@@ -156,7 +156,8 @@ class Searcher:
                 weight = self.settings.search_neighbour_weight
                 expanded = weight > 0 and target.table is messages and not where
                 if expanded:
-                    neighbours = ranking.with_neighbours(ranked, weight=weight, depth=query.limit)
+                    # Every fused candidate lends to its neighbours, not only the final best few.
+                    neighbours = ranking.with_neighbours(ranked, weight=weight, depth=len(ranked))
                     # Room for neighbours that turn out blank or missing when the rows are read.
                     ranked = _live_neighbours(neighbours, scope)[: 2 * query.limit]
                 else:
@@ -239,10 +240,25 @@ class Searcher:
             semantic = self._vector(conn, target, scope, embedded, where, depth)
         # Rows not embedded yet (or ever) still come in through the keyword list.
         keyword = fulltext.rank(conn, target, scope, query.text, where, depth)
+        weight = self.settings.search_context_weight
+        if embedded is not None and target.table is messages and weight > 0:
+            semantic = _in_context(
+                conn,
+                target,
+                scope,
+                embedded,
+                semantic,
+                keyword,
+                weight,
+                grow=not where,
+                cache=self.vector_cache,
+            )
         if self.settings.search_fusion == "rrf":
             lists = [ranked for ranked in (semantic, keyword) if ranked]
             return ranking.reciprocal_rank_fusion(lists, k=self.settings.search_rrf_k, limit=depth)
-        return ranking.convex_fusion(semantic, keyword, alpha=self.settings.search_hybrid_alpha, limit=depth)
+        return ranking.convex_fusion(
+            semantic, keyword, alpha=self.settings.search_hybrid_alpha, limit=depth, vector_depth=depth
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,6 +302,72 @@ def _mmr(
     matrix = np.stack([stored[key] for key, _ in candidates])
     chosen = ranking.mmr(embedded.vector, matrix, lambda_mult=query.mmr_lambda, k=query.limit)
     return [candidates[i] for i in chosen], stored
+
+
+def _in_context(
+    conn: sa.Connection,
+    target: Target,
+    scope: LiveScope,
+    embedded: _Embedded,
+    semantic: Ranked,
+    keyword: Ranked,
+    weight: float,
+    *,
+    grow: bool,
+    cache: VectorCache,
+) -> Ranked:
+    """Hybrid's vector list with each turn scored in its context: the larger of its own cosine with
+    the query and ``weight`` times the best of its neighbours' (the turns just before and after it).
+    A chat turn often means something only with its neighbour ("yes, the red one" answers the
+    question that matches; a question is told apart by the answer that follows it), so a turn next
+    to a close match is a likely answer itself. Unlike adjacent-turn expansion after the fusion, this
+    reaches every vector candidate, not only the final best few, and the text list's rows are fused
+    with their real cosine instead of none.
+
+    Scored: the vector list's turns, the keyword list's and, when ``grow`` (no metadata filter, which
+    a neighbour might not pass), the turns next to the vector list's. Turns without a stored vector
+    (blank, not embedded yet) are left to the keyword list. The vectors come from the sessions'
+    in-memory blocks (``vector_cache``, the ones exact ranking uses, loaded if need be); nothing is
+    embedded.
+    """
+    pool = dict.fromkeys(key for key, _ in semantic)
+    pool.update(dict.fromkeys(key for key, _ in keyword))
+    if grow:
+        for pk, seq in list(pool)[: len(semantic)]:
+            pool.update(dict.fromkeys([(pk, seq - 1), (pk, seq + 1)]))
+    touched = {pk for pk, _seq in pool}
+    sessions = [session for session in scope.sessions if session.pk in touched]
+    dims = int(embedded.vector.shape[0])
+    cosine: dict[Key, float] = {}
+    for session, block in zip(
+        sessions, cache.blocks(conn, target, sessions, embedded.model, dims), strict=True
+    ):
+        live = block.above(session.floor_seq)
+        seqs = sorted({seq + step for pk, seq in pool if pk == session.pk for step in (-1, 0, 1)})
+        wanted = np.asarray(seqs, dtype=np.int64)
+        at = np.minimum(np.searchsorted(live.keys, wanted), max(len(live.keys) - 1, 0))
+        found = (live.keys[at] == wanted) if len(live.keys) else np.zeros(len(wanted), dtype=bool)
+        if found.any():
+            scores = live.matrix[at[found]] @ embedded.vector
+            cosine.update(
+                ((session.pk, int(seq)), float(score))
+                for seq, score in zip(wanted[found], scores, strict=True)
+            )
+    floors = {session.pk: session.floor_seq for session in scope.sessions}
+    for key, row in embedded.extra.items():  # pending messages embedded with the query
+        if key[1] > floors.get(key[0], key[1]):
+            cosine[key] = float(row @ embedded.vector)
+    if not cosine:
+        return semantic
+    ranked: Ranked = []
+    for key in pool:
+        own = cosine.get(key)
+        if own is None:
+            continue
+        pk, seq = key
+        around = [cosine[n] for n in ((pk, seq - 1), (pk, seq + 1)) if n in cosine]
+        ranked.append((key, max(own, weight * max(around)) if around else own))
+    return sorted(ranked, key=lambda item: (-item[1], -item[0][1]))
 
 
 def _live_neighbours(ranked: Ranked, scope: LiveScope) -> Ranked:
