@@ -1,6 +1,6 @@
 """Export: a tenant's users, sessions, summaries and messages as dump lines (``format``), streamed.
 
-Constant memory: one read transaction (one snapshot) with three server-side cursors (``yield_per``)
+Constant memory: one read transaction (one snapshot) with three server-side cursors (``_Cursor``)
 ordered by the session key: sessions, their summaries, their messages. They are merged as they stream,
 so a session's lines follow it without any session's rows being held at once.
 """
@@ -19,6 +19,7 @@ from chatmem.base.errors import BadRequestError
 from chatmem.portability import format as fmt
 from chatmem.store import Database
 from chatmem.store.live import above_floor
+from chatmem.store.prepared import Prepared, Reads
 from chatmem.store.tables import message_embeddings, messages, sessions, summaries, summary_embeddings, users
 
 # Rows fetched per round trip of each cursor.
@@ -169,11 +170,34 @@ def _queries(tenant_id: int, selection: Selection) -> tuple[Any, Any, Any, Any]:
 
 
 class _Cursor:
-    """A streamed, ordered result with one row of look-ahead, to take the rows of one session."""
+    """A streamed, ordered result with one row of look-ahead, to take the rows of one session.
 
-    def __init__(self, conn: sa.Connection, query: Any) -> None:
-        self._rows = iter(conn.execution_options(yield_per=BATCH).execute(query))
+    Run on the transaction's DB-API connection, not through SQLAlchemy's result objects: the query is
+    compiled once and each row gets only its columns' own result processors (``store.prepared``). On
+    PostgreSQL it is a server-side (named) cursor, so the rows stream ``BATCH`` at a time.
+    """
+
+    def __init__(self, conn: sa.Connection, query: Any, name: str) -> None:
+        prepared: Prepared[Reads] = Prepared(query)
+        compiled = prepared.compiled(conn.dialect)
+        dbapi: Any = conn.connection.dbapi_connection
+        self._cursor = dbapi.cursor() if conn.dialect.name == "sqlite" else dbapi.cursor(name=name)
+        self._cursor.execute(compiled.sql, prepared.arguments(compiled, compiled.defaults))
+        self._rows = self._stream(prepared, compiled)
         self._next: tuple[Any, ...] | None = next(self._rows, None)
+
+    def _stream(self, prepared: Prepared[Reads], compiled: Any) -> Iterator[tuple[Any, ...]]:
+        try:
+            while chunk := self._cursor.fetchmany(BATCH):
+                yield from prepared.convert(compiled, chunk)
+        finally:
+            self._cursor.close()
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        if self._next is not None:
+            yield self._next
+            self._next = None
+        yield from self._rows
 
     def take(self, session_pk: int) -> Iterator[tuple[Any, ...]]:
         # Both are ordered by session pk: rows of sessions not exported cannot occur (same filter).
@@ -197,7 +221,7 @@ def export_lines(
     embeddings = selection.with_embeddings
     yield encode(fmt.header(tenant, selection.as_json(), embeddings, clock.now()))
     with db.read() as conn:
-        for row in conn.execution_options(yield_per=BATCH).execute(user_q):
+        for row in _Cursor(conn, user_q, "export_users"):
             yield encode(
                 {
                     "type": fmt.USER,
@@ -212,9 +236,9 @@ def export_lines(
                 }
             )
             counts[fmt.USER] += 1
-        summary_rows = _Cursor(conn, summary_q)
-        message_rows = _Cursor(conn, message_q)
-        for pk, session_id, *session in conn.execution_options(yield_per=BATCH).execute(session_q):
+        summary_rows = _Cursor(conn, summary_q, "export_summaries")
+        message_rows = _Cursor(conn, message_q, "export_messages")
+        for pk, session_id, *session in _Cursor(conn, session_q, "export_sessions"):
             yield encode(
                 {
                     "type": fmt.SESSION,
