@@ -6,6 +6,8 @@ DB-API cursor and nothing else (what any export must at least pay).
     .venv/bin/python -m bench.portability --messages 100000 --db sqlite
 
 Targets (issue 15): export >= 50,000 msg/s, import >= 20,000 msg/s, memory not growing with size.
+Beside each rate: messages per CPU-second of this process and (PostgreSQL) the server's backends of
+the bench database, which a loaded machine's wall clock does not distort as much.
 The import reads a dump file written beforehand (not timed); the export writes one.
 """
 
@@ -18,7 +20,7 @@ import resource
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from bench.dbs import fresh_database
@@ -54,41 +56,74 @@ def peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def cpu_seconds(db: Database) -> float:
+    """CPU time used so far by this process (both threads of the import) and, on PostgreSQL, by the
+    server processes of the bench's database (read from /proc: the server runs on this machine). Work
+    per message in CPU seconds is what a loaded machine's wall clock cannot show."""
+    used = time.process_time()
+    if db.is_sqlite:
+        return used
+    with db.engine.connect() as conn:
+        pids = conn.exec_driver_sql(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+        ).scalars()
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            used += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+    return used
+
+
+def timed(db: Database, work: Callable[[], object]) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (``cpu_seconds``) of ``work``."""
+    cpu, started = cpu_seconds(db), time.perf_counter()
+    work()
+    return time.perf_counter() - started, cpu_seconds(db) - cpu
+
+
 def run(kind: str, messages: int, work: Path, dump: Path) -> None:
     with fresh_database(kind, work) as url:
         db = Database(url, pool_size=2)
         migrate(db)
         before = peak_mib()
-        started = time.perf_counter()
-        with dump.open("rb") as lines:
-            result = import_lines(db, DEFAULT_TENANT_ID, lines)
-        imported = time.perf_counter() - started
-        assert result.messages == messages
-        after_import = peak_mib()
+
+        def load() -> None:
+            with dump.open("rb") as lines:
+                assert import_lines(db, DEFAULT_TENANT_ID, lines).messages == messages
+
         out = work / "exported.jsonl"
-        started = time.perf_counter()
-        with out.open("wb") as file:
-            for line in export_lines(db, DEFAULT_TENANT_ID, DEFAULT_TENANT, Selection()):
-                file.write(line)
-        exported = time.perf_counter() - started
+
+        def unload() -> None:
+            with out.open("wb") as file:
+                for line in export_lines(db, DEFAULT_TENANT_ID, DEFAULT_TENANT, Selection()):
+                    file.write(line)
+
+        def raw_read() -> None:
+            pooled = db.engine.raw_connection()
+            cursor = pooled.cursor()
+            cursor.execute("SELECT session_pk, seq, uuid, role, content, metadata, token_count, created_at, "
+                           "updated_at FROM messages ORDER BY session_pk, seq")  # fmt: skip
+            while cursor.fetchmany(2000):
+                pass
+            pooled.close()
+
+        imported, import_cpu = timed(db, load)
+        after_import = peak_mib()
+        exported, export_cpu = timed(db, unload)
         assert out.stat().st_size > 0
         out.unlink()
-        started = time.perf_counter()
-        pooled = db.engine.raw_connection()
-        cursor = pooled.cursor()
-        cursor.execute("SELECT session_pk, seq, uuid, role, content, metadata, token_count, created_at, "
-                       "updated_at FROM messages ORDER BY session_pk, seq")  # fmt: skip
-        while cursor.fetchmany(2000):
-            pass
-        baseline = time.perf_counter() - started
-        pooled.close()
+        baseline, _ = timed(db, raw_read)
         db.dispose()
-        load = ", ".join(f"{n:.2f}" for n in os.getloadavg())
+        load_average = ", ".join(f"{n:.2f}" for n in os.getloadavg())
         print(
-            f"{kind:<9}{messages:>10,} msgs  import {messages / imported:>9,.0f} msg/s  "
-            f"export {messages / exported:>9,.0f} msg/s  raw read (baseline) {messages / baseline:>10,.0f} "
-            f"msg/s  export/raw {baseline / exported:.2f}  peak RSS {before:.0f} -> {after_import:.0f} -> "
-            f"{peak_mib():.0f} MiB  load average {load}",
+            f"{kind:<9}{messages:>10,} msgs  import {messages / imported:>9,.0f} msg/s "
+            f"({messages / import_cpu:,.0f} per CPU-second)  export {messages / exported:>9,.0f} msg/s "
+            f"({messages / export_cpu:,.0f} per CPU-second)  "
+            f"raw read (baseline) {messages / baseline:>10,.0f} msg/s  export/raw {baseline / exported:.2f}  "
+            f"peak RSS {before:.0f} -> {after_import:.0f} -> "
+            f"{peak_mib():.0f} MiB  load average {load_average}",
             flush=True,
         )
 

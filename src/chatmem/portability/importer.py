@@ -13,13 +13,15 @@ count). docs/portability.md has the rules.
 Speed: a batch's messages go in with one statement per dialect, built from ``MESSAGE_COLUMNS`` and
 ``_Writer._message_row`` (the one place to add a column): SQLite an ``executemany`` per session,
 PostgreSQL one ``INSERT ... SELECT FROM unnest(arrays)`` for the whole batch. Both run on the raw
-DB-API cursor of the batch's transaction, with values already in the driver's form.
+DB-API cursor of the batch's transaction, with values already in the driver's form. A second thread
+writes each batch while the next one is read and checked (``_Background``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from typing import Any
 from uuid import UUID
@@ -273,7 +275,7 @@ class _Writer:
         """Write ``batch`` in one transaction; on any error nothing of it stays, here or in the result."""
         if not batch:
             return
-        session, counted = self.session, fmt_counts(self.result)
+        session, counted = self.session, _counters(self.result)
         try:
             with self.db.write() as conn:
                 self._write(conn, batch)
@@ -434,8 +436,9 @@ class _Writer:
         self.result.already_there += skipped - updated
 
 
-def fmt_counts(result: ImportResult) -> dict[str, Any]:
-    return {f.name: getattr(result, f.name) for f in fields(result)}
+def _counters(result: ImportResult) -> dict[str, Any]:
+    """The result's counters (to put them back when a batch is rolled back)."""
+    return {f.name: getattr(result, f.name) for f in fields(result) if f.name != "complete"}
 
 
 def _embedding_row(pk: int | None, embedding: fmt.Embedding, ts: Any) -> dict[str, Any]:
@@ -452,6 +455,42 @@ def _numbered(lines: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
     for number, raw in enumerate(lines, start=1):
         if raw.strip():
             yield number, raw
+
+
+class _Background:
+    """Writes one batch in a second thread while the next one is read and checked: the database's work
+    (SQLite releases the GIL while it steps, PostgreSQL works in its own process) overlaps the parsing.
+    At most one batch is in flight, so memory stays at two batches."""
+
+    def __init__(self) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chatmem-import")
+        self._in_flight: Future[None] | None = None
+
+    def submit(
+        self, write: Callable[[list[tuple[int, fmt.Line]]], None], todo: list[tuple[int, fmt.Line]]
+    ) -> None:
+        self.wait()
+        self._in_flight = self._executor.submit(write, todo)
+
+    def wait(self) -> None:
+        """Until the batch in flight is written; its error, if it failed."""
+        in_flight, self._in_flight = self._in_flight, None
+        if in_flight is not None:
+            in_flight.result()
+
+    def __enter__(self) -> _Background:
+        return self
+
+    def __exit__(self, kind: object, error: object, _traceback: object) -> None:
+        try:
+            if error is None:
+                self.wait()
+            elif self._in_flight is not None:
+                # Leaving on another error (an interrupt): the batch in flight still ends, committed
+                # or rolled back, before the import returns; the first error is the one raised.
+                self._in_flight.exception()
+        finally:
+            self._executor.shutdown(wait=True)
 
 
 def import_lines(
@@ -472,12 +511,8 @@ def import_lines(
     if first is None:
         raise fmt.DumpError(1, "the dump is empty")
     fmt.read_header(*first)
-    pending: list[tuple[int, fmt.Line]] = []
-    session_id: str | None = None
-    last = first[0]
 
-    def flush() -> None:
-        todo = pending
+    def commit(todo: list[tuple[int, fmt.Line]]) -> None:
         refused: fmt.DumpError | None = None
         while True:
             try:
@@ -490,36 +525,44 @@ def import_lines(
                 todo = [(number, line) for number, line in todo if number < exc.line]
         if progress is not None:
             progress(sum(isinstance(line, fmt.MessageLine) for _, line in todo))
-        pending.clear()
         if refused is not None:
             raise refused
 
-    for number, raw in numbered:
-        last = number
-        try:
-            if result.complete:
-                raise fmt.DumpError(number, "a line after the end line")
-            line = fmt.read_line(number, raw)
-            if isinstance(line, fmt.MessageLine | fmt.SummaryLine):
-                if line.session_id != session_id:
-                    raise fmt.DumpError(
-                        number, f"session_id {line.session_id!r} is not that of the session line above it"
-                    )
-            elif isinstance(line, fmt.SessionLine):
-                session_id = line.session_id
-            elif isinstance(line, fmt.UserLine) and session_id is not None:
-                raise fmt.DumpError(number, "a user line after the first session line")
-        except fmt.DumpError:
-            flush()  # whatever precedes the bad line is written, as one consistent batch
-            raise
-        if isinstance(line, fmt.EndLine):
-            result.complete = True
-            continue
-        pending.append((number, line))
-        if len(pending) >= batch:
-            flush()
-    flush()
-    if not result.complete:
+    pending: list[tuple[int, fmt.Line]] = []
+    session_id: str | None = None
+    last = first[0]
+    complete = False
+    with _Background() as background:
+        for number, raw in numbered:
+            last = number
+            try:
+                if complete:
+                    raise fmt.DumpError(number, "a line after the end line")
+                line = fmt.read_line(number, raw)
+                if isinstance(line, fmt.MessageLine | fmt.SummaryLine):
+                    if line.session_id != session_id:
+                        raise fmt.DumpError(
+                            number, f"session_id {line.session_id!r} is not that of the session line above it"
+                        )
+                elif isinstance(line, fmt.SessionLine):
+                    session_id = line.session_id
+                elif isinstance(line, fmt.UserLine) and session_id is not None:
+                    raise fmt.DumpError(number, "a user line after the first session line")
+            except fmt.DumpError:
+                background.wait()  # a line refused in an earlier batch comes first
+                commit(pending)  # whatever precedes the bad line is written, as one consistent batch
+                raise
+            if isinstance(line, fmt.EndLine):
+                complete = True
+                continue
+            pending.append((number, line))
+            if len(pending) >= batch:
+                background.submit(commit, pending)
+                pending = []
+        background.wait()
+        commit(pending)
+    result.complete = complete
+    if not complete:
         raise fmt.DumpError(
             last + 1, "the dump ends without its end line (truncated?); every line before is imported"
         )
