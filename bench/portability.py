@@ -22,6 +22,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from bench.dbs import fresh_database
 from chatmem.portability import format as fmt
@@ -102,7 +103,8 @@ def run(kind: str, messages: int, work: Path, dump: Path) -> None:
 
         def raw_read() -> None:
             pooled = db.engine.raw_connection()
-            cursor = pooled.cursor()
+            # Server-side on PostgreSQL, as the export's (a client-side cursor holds every row at once).
+            cursor: Any = pooled.cursor() if db.is_sqlite else pooled.dbapi_connection.cursor(name="baseline")  # type: ignore[union-attr]
             cursor.execute("SELECT session_pk, seq, uuid, role, content, metadata, token_count, created_at, "
                            "updated_at FROM messages ORDER BY session_pk, seq")  # fmt: skip
             while cursor.fetchmany(2000):
@@ -112,6 +114,7 @@ def run(kind: str, messages: int, work: Path, dump: Path) -> None:
         imported, import_cpu = timed(db, load)
         after_import = peak_mib()
         exported, export_cpu = timed(db, unload)
+        after_export = peak_mib()
         assert out.stat().st_size > 0
         out.unlink()
         baseline, _ = timed(db, raw_read)
@@ -122,8 +125,8 @@ def run(kind: str, messages: int, work: Path, dump: Path) -> None:
             f"({messages / import_cpu:,.0f} per CPU-second)  export {messages / exported:>9,.0f} msg/s "
             f"({messages / export_cpu:,.0f} per CPU-second)  "
             f"raw read (baseline) {messages / baseline:>10,.0f} msg/s  export/raw {baseline / exported:.2f}  "
-            f"peak RSS {before:.0f} -> {after_import:.0f} -> "
-            f"{peak_mib():.0f} MiB  load average {load_average}",
+            f"peak RSS {before:.0f} -> {after_import:.0f} -> {after_export:.0f} MiB  "
+            f"load average {load_average}",
             flush=True,
         )
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -236,6 +237,20 @@ def test_selections_export_one_user_one_session_or_recent_changes(
 
 def _time(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text)
+
+
+def test_an_export_read_partly_then_dropped_stops_its_cursors(
+    backend: str, tmp_path: Path, corpus: list[bytes]
+) -> None:
+    with migrated(backend, tmp_path) as db:
+        import_lines(db, DEFAULT_TENANT_ID, corpus)
+        lines = export_lines(db, DEFAULT_TENANT_ID, DEFAULT_TENANT, Selection())
+        started = [next(lines) for _ in range(12)]
+        assert started[1:] == corpus[1:12]
+        lines.close()  # a client that went away: the route's generator is closed
+        assert not [t for t in threading.enumerate() if t.name == "chatmem-export"]
+        # And the database takes the next import as before.
+        assert import_lines(db, DEFAULT_TENANT_ID, corpus).already_there > 0
 
 
 def test_the_cli_exports_to_stdout_and_imports_a_file(tmp_path: Path, corpus: list[bytes]) -> None:
