@@ -6,7 +6,9 @@ from __future__ import annotations
 import datetime as dt
 import subprocess
 import sys
+import threading
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
@@ -14,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from chatmem.base.errors import BadRequestError
+from chatmem.portability import format as fmt
 from chatmem.portability.export import Selection, export_lines
 from chatmem.portability.format import DumpError
 from chatmem.portability.importer import import_lines
@@ -108,6 +111,73 @@ def test_a_malformed_line_stops_the_import_with_its_number_keeping_the_lines_bef
             assert conn.execute(sa.select(sa.func.count()).select_from(enrich_jobs)).scalar_one() > 0
 
 
+def _later(record: dict[str, Any], **changes: Any) -> None:
+    """Change a dump record as its source would have, a day after it was exported."""
+    record.update(changes, updated_at=_time(record["updated_at"]) + dt.timedelta(days=1))
+
+
+def test_a_newer_dump_updates_what_the_tenant_holds_and_an_older_one_changes_nothing(
+    backend: str, tmp_path: Path, corpus: list[bytes]
+) -> None:
+    with migrated(backend, tmp_path) as db:
+        import_lines(db, DEFAULT_TENANT_ID, corpus)
+        records = [orjson.loads(line) for line in corpus]
+        with_messages = [r["session_id"] for r in records if r["type"] == "message"]
+        live = [
+            r
+            for r in records
+            if r["type"] == "session" and r["deleted_at"] is None and r["session_id"] in with_messages
+        ]
+        changed, deleted = live[0], live[1]
+        _later(changed, metadata={"changed": "yes ✓"})
+        _later(deleted, deleted_at=_time(deleted["updated_at"]) + dt.timedelta(days=1))
+        _later(next(r for r in records if r["type"] == "user"), email="new@example.org")
+        message = next(r for r in records if r["type"] == "message")
+        _later(message, metadata={"edited": True}, token_count=7)
+        newer = [fmt.encode(r) for r in records]
+
+        result = import_lines(db, DEFAULT_TENANT_ID, newer)
+        assert (result.users, result.sessions, result.messages, result.updated) == (0, 0, 0, 4)
+        # The deleted session's history is deleted with it (its line says it is deleted).
+        gone = deleted["session_id"]
+        expected = [
+            line
+            for line, r in zip(newer, records, strict=True)
+            if not (r["type"] == "message" and r["session_id"] == gone)
+        ]
+        assert dump(db)[1:-1] == expected[1:-1]
+
+        older = import_lines(db, DEFAULT_TENANT_ID, corpus)
+        assert (older.users, older.sessions, older.messages, older.updated) == (0, 0, 0, 0)
+        assert dump(db)[1:-1] == expected[1:-1]
+
+
+def test_a_conflicting_message_stops_the_import_at_its_line_with_every_line_before_written(
+    backend: str, tmp_path: Path, corpus: list[bytes]
+) -> None:
+    records = [orjson.loads(line) for line in corpus]
+    sessions_seen = [n for n, r in enumerate(records) if r["type"] == "session"]
+    # The second message of a session in the middle of the dump.
+    at = next(
+        n
+        for n in range(sessions_seen[len(sessions_seen) // 2], len(records))
+        if records[n]["type"] == "message" and records[n - 1]["type"] == "message"
+    )
+    other = {**records[at], "uuid": "00000000-0000-4000-8000-000000000001"}
+    session_line = max(n for n in sessions_seen if n < at)
+    users_lines = [line for line, r in zip(corpus, records, strict=True) if r["type"] == "user"]
+    holding = [corpus[0], *users_lines, corpus[session_line], corpus[at - 1], fmt.encode(other), corpus[-1]]
+    with migrated(backend, tmp_path) as db:
+        import_lines(db, DEFAULT_TENANT_ID, holding)
+        with pytest.raises(DumpError) as raised:
+            import_lines(db, DEFAULT_TENANT_ID, corpus)
+        assert raised.value.line == at + 1
+        assert "already holds another message" in raised.value.problem
+        stored = set(dump(db)[1:-1])
+        assert set(corpus[1:at]) <= stored
+        assert not set(corpus[at:-1]) & stored
+
+
 @pytest.mark.parametrize(
     ("line", "problem"),
     [
@@ -167,6 +237,20 @@ def test_selections_export_one_user_one_session_or_recent_changes(
 
 def _time(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text)
+
+
+def test_an_export_read_partly_then_dropped_stops_its_cursors(
+    backend: str, tmp_path: Path, corpus: list[bytes]
+) -> None:
+    with migrated(backend, tmp_path) as db:
+        import_lines(db, DEFAULT_TENANT_ID, corpus)
+        lines = export_lines(db, DEFAULT_TENANT_ID, DEFAULT_TENANT, Selection())
+        started = [next(lines) for _ in range(12)]
+        assert started[1:] == corpus[1:12]
+        lines.close()  # a client that went away: the route's generator is closed
+        assert not [t for t in threading.enumerate() if t.name == "chatmem-export"]
+        # And the database takes the next import as before.
+        assert import_lines(db, DEFAULT_TENANT_ID, corpus).already_there > 0
 
 
 def test_the_cli_exports_to_stdout_and_imports_a_file(tmp_path: Path, corpus: list[bytes]) -> None:

@@ -1,5 +1,6 @@
 """The ``chatmem`` command: ``serve``, ``migrate``, ``purge``, ``worker``, ``reembed``, ``queue``, ``keys``,
-``tenants``, ``token``, and the data portability commands ``export``, ``import``, ``erase-user``."""
+``tenants``, ``token``, and the data portability commands ``export``, ``import``, ``import-zep``,
+``erase-user``."""
 
 from __future__ import annotations
 
@@ -561,6 +562,35 @@ def import_command(database_url: str | None, tenant: str, dump: Any) -> None:
     click.echo(
         f"imported {result.users} users, {result.sessions} sessions, {result.messages} messages, "
         f"{result.summaries} summaries, {result.embeddings} vectors into tenant {found.name}; "
+        f"{result.updated} updated, {result.already_there} already there; "
+        f"{result.jobs} enrichment jobs queued",
+        err=True,
+    )
+
+
+@main.command("import-zep")
+@_database_option
+@_tenant_option
+@click.option("--url", required=True, help="The Zep 0.x server, e.g. http://old-zep:8000")
+@click.option(
+    "--api-key",
+    envvar="ZEP_API_KEY",
+    default=None,
+    help="Zep's API key (its JWT) when auth is on [ZEP_API_KEY].",
+)
+def import_zep_command(database_url: str | None, tenant: str, url: str, api_key: str | None) -> None:
+    """Copy a running Zep 0.x server's users, sessions, summaries and messages into chatmem through
+    Zep's REST API (docs/portability.md). Run it again to finish an interrupted migration or to pick
+    up what changed since: nothing is stored twice."""
+    from chatmem.access.tenants import create_tenant
+    from chatmem.portability.zep import ZepSource, import_zep
+
+    with _migrated(database_url) as db, _progress("import-zep") as progress:
+        found = create_tenant(db, tenant)
+        result = import_zep(db, found.id, found.name, ZepSource(url, api_key), progress=progress)
+    click.echo(
+        f"imported {result.users} users, {result.sessions} sessions, {result.messages} messages, "
+        f"{result.summaries} summaries from {url} into tenant {found.name}; {result.updated} updated, "
         f"{result.already_there} already there; {result.jobs} enrichment jobs queued",
         err=True,
     )

@@ -1,6 +1,6 @@
 """Export: a tenant's users, sessions, summaries and messages as dump lines (``format``), streamed.
 
-Constant memory: one read transaction (one snapshot) with three server-side cursors (``yield_per``)
+Constant memory: one read transaction (one snapshot) with three server-side cursors (``_Cursor``)
 ordered by the session key: sessions, their summaries, their messages. They are merged as they stream,
 so a session's lines follow it without any session's rows being held at once.
 """
@@ -8,7 +8,9 @@ so a session's lines follow it without any session's rows being held at once.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+import queue
+import threading
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +21,7 @@ from chatmem.base.errors import BadRequestError
 from chatmem.portability import format as fmt
 from chatmem.store import Database
 from chatmem.store.live import above_floor
+from chatmem.store.prepared import Prepared, Reads
 from chatmem.store.tables import message_embeddings, messages, sessions, summaries, summary_embeddings, users
 
 # Rows fetched per round trip of each cursor.
@@ -175,11 +178,82 @@ def _queries(tenant_id: int, selection: Selection) -> tuple[Any, Any, Any, Any]:
 
 
 class _Cursor:
-    """A streamed, ordered result with one row of look-ahead, to take the rows of one session."""
+    """A streamed, ordered result with one row of look-ahead, to take the rows of one session.
 
-    def __init__(self, conn: sa.Connection, query: Any) -> None:
-        self._rows = iter(conn.execution_options(yield_per=BATCH).execute(query))
+    Run on the transaction's DB-API connection, not through SQLAlchemy's result objects: the query is
+    compiled once and each row gets only its columns' own result processors (``store.prepared``). On
+    PostgreSQL it is a server-side (named) cursor, so the rows stream ``BATCH`` at a time.
+    """
+
+    def __init__(self, conn: sa.Connection, query: Any, name: str, *, prefetch: bool = False) -> None:
+        prepared: Prepared[Reads] = Prepared(query)
+        compiled = prepared.compiled(conn.dialect)
+        dbapi: Any = conn.connection.dbapi_connection
+        self._cursor = dbapi.cursor() if conn.dialect.name == "sqlite" else dbapi.cursor(name=name)
+        self._cursor.execute(compiled.sql, prepared.arguments(compiled, compiled.defaults))
+        self._stop = threading.Event()
+        self._pump: threading.Thread | None = None
+        self._closed = False
+        chunks = self._ahead() if prefetch else iter(lambda: self._cursor.fetchmany(BATCH), [])
+        self._rows = self._stream(prepared, compiled, chunks)
         self._next: tuple[Any, ...] | None = next(self._rows, None)
+
+    def _stream(
+        self, prepared: Prepared[Reads], compiled: Any, chunks: Iterator[Any]
+    ) -> Iterator[tuple[Any, ...]]:
+        try:
+            for chunk in chunks:
+                yield from prepared.convert(compiled, chunk)
+        finally:
+            self.close()
+
+    def _ahead(self) -> Iterator[Any]:
+        """The chunks, fetched by a thread while the caller encodes the previous ones: the server
+        (PostgreSQL, its own process) produces rows while this one writes lines."""
+        ahead: queue.Queue[Any] = queue.Queue(maxsize=2)
+
+        def put(item: Any) -> None:
+            while not self._stop.is_set():
+                try:
+                    ahead.put(item, timeout=0.1)
+                    return
+                except queue.Full:
+                    continue
+
+        def pump() -> None:
+            try:
+                while not self._stop.is_set():
+                    chunk = self._cursor.fetchmany(BATCH)
+                    put(chunk)
+                    if not chunk:
+                        return
+            except Exception as exc:  # handed to the reader, which raises it
+                put(exc)
+
+        self._pump = threading.Thread(target=pump, name="chatmem-export", daemon=True)
+        self._pump.start()
+        while True:
+            item = ahead.get()
+            if isinstance(item, Exception):
+                raise item
+            if not item:
+                return
+            yield item
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._stop.set()
+        if self._pump is not None:
+            self._pump.join()
+        self._cursor.close()
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        if self._next is not None:
+            yield self._next
+            self._next = None
+        yield from self._rows
 
     def take(self, session_pk: int) -> Iterator[tuple[Any, ...]]:
         # Both are ordered by session pk: rows of sessions not exported cannot occur (same filter).
@@ -195,7 +269,7 @@ def export_lines(
     selection: Selection,
     *,
     progress: Callable[[int], object] | None = None,
-) -> Iterator[bytes]:
+) -> Generator[bytes, None, None]:
     """The dump, line by line; ``progress(n)`` is told of every ``n`` messages written."""
     counts = dict.fromkeys((fmt.USER, fmt.SESSION, fmt.SUMMARY, fmt.MESSAGE), 0)
     encode = fmt.encode
@@ -203,7 +277,7 @@ def export_lines(
     embeddings = selection.with_embeddings
     yield encode(fmt.header(tenant, selection.as_json(), embeddings, clock.now()))
     with db.read() as conn:
-        for row in conn.execution_options(yield_per=BATCH).execute(user_q):
+        for row in _Cursor(conn, user_q, "export_users"):
             yield encode(
                 {
                     "type": fmt.USER,
@@ -218,57 +292,76 @@ def export_lines(
                 }
             )
             counts[fmt.USER] += 1
-        summary_rows = _Cursor(conn, summary_q)
-        message_rows = _Cursor(conn, message_q)
-        for pk, session_id, *session in conn.execution_options(yield_per=BATCH).execute(session_q):
-            yield encode(
-                {
-                    "type": fmt.SESSION,
-                    "session_id": session_id,
-                    "uuid": session[0],
-                    "user_id": session[1],
-                    "metadata": session[2],
-                    "created_at": session[3],
-                    "updated_at": session[4],
-                    "deleted_at": session[5],
-                }
-            )
-            counts[fmt.SESSION] += 1
-            for s in summary_rows.take(pk):
-                line = {
-                    "type": fmt.SUMMARY,
-                    "session_id": session_id,
-                    "point_seq": s[1],
-                    "uuid": s[2],
-                    "recent_message_uuid": s[3],
-                    "content": s[4],
-                    "token_count": s[5],
-                    "metadata": s[6],
-                    "created_at": s[7],
-                }
-                if embeddings:
-                    line["embedding"] = fmt.embedding_json(s[8], s[9], s[10])
-                yield encode(line)
-                counts[fmt.SUMMARY] += 1
-            written = 0
-            for m in message_rows.take(pk):
-                line = {
-                    "type": fmt.MESSAGE,
-                    "session_id": session_id,
-                    "seq": m[1],
-                    "uuid": m[2],
-                    "role": m[3],
-                    "content": m[4],
-                    "metadata": m[5],
-                    "token_count": m[6],
-                    "created_at": m[7],
-                    "updated_at": m[8],
-                }
-                if embeddings:
-                    line["embedding"] = fmt.embedding_json(m[9], m[10], m[11])
-                yield encode(line)
-                written += 1
-            counts[fmt.MESSAGE] += written
-            if progress is not None and written:
-                progress(written)
+        summary_rows = _Cursor(conn, summary_q, "export_summaries")
+        # Most rows are messages: on PostgreSQL they are fetched ahead, in a thread.
+        message_rows = _Cursor(conn, message_q, "export_messages", prefetch=not db.is_sqlite)
+        session_rows = _Cursor(conn, session_q, "export_sessions")
+        try:
+            yield from _sessions(session_rows, summary_rows, message_rows, counts, embeddings, progress)
+        finally:  # also when the reader stops early: no fetch runs after the transaction ends
+            for cursor in (message_rows, summary_rows, session_rows):
+                cursor.close()
     yield encode({"type": fmt.END, "counts": counts})
+
+
+def _sessions(
+    session_rows: _Cursor,
+    summary_rows: _Cursor,
+    message_rows: _Cursor,
+    counts: dict[str, int],
+    embeddings: bool,
+    progress: Callable[[int], object] | None,
+) -> Iterator[bytes]:
+    """Each session's line, then its summaries' and its messages' lines."""
+    encode = fmt.encode
+    for pk, session_id, *session in session_rows:
+        yield encode(
+            {
+                "type": fmt.SESSION,
+                "session_id": session_id,
+                "uuid": session[0],
+                "user_id": session[1],
+                "metadata": session[2],
+                "created_at": session[3],
+                "updated_at": session[4],
+                "deleted_at": session[5],
+            }
+        )
+        counts[fmt.SESSION] += 1
+        for s in summary_rows.take(pk):
+            line = {
+                "type": fmt.SUMMARY,
+                "session_id": session_id,
+                "point_seq": s[1],
+                "uuid": s[2],
+                "recent_message_uuid": s[3],
+                "content": s[4],
+                "token_count": s[5],
+                "metadata": s[6],
+                "created_at": s[7],
+            }
+            if embeddings:
+                line["embedding"] = fmt.embedding_json(s[8], s[9], s[10])
+            yield encode(line)
+            counts[fmt.SUMMARY] += 1
+        written = 0
+        for m in message_rows.take(pk):
+            line = {
+                "type": fmt.MESSAGE,
+                "session_id": session_id,
+                "seq": m[1],
+                "uuid": m[2],
+                "role": m[3],
+                "content": m[4],
+                "metadata": m[5],
+                "token_count": m[6],
+                "created_at": m[7],
+                "updated_at": m[8],
+            }
+            if embeddings:
+                line["embedding"] = fmt.embedding_json(m[9], m[10], m[11])
+            yield encode(line)
+            written += 1
+        counts[fmt.MESSAGE] += written
+        if progress is not None and written:
+            progress(written)

@@ -19,7 +19,7 @@ import orjson
 
 from chatmem.base.errors import BadRequestError
 from chatmem.base.json import JsonObject
-from chatmem.base.validation import check_id, check_json, check_text
+from chatmem.base.validation import MAX_ID_BYTES, check_id, check_json, check_text
 
 FORMAT = "chatmem-export"
 VERSION = 1
@@ -289,8 +289,73 @@ def read_header(number: int, raw: bytes) -> JsonObject:
     return record
 
 
+def _time_fast(value: Any) -> dt.datetime | None:
+    if type(value) is not str:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return None if parsed.tzinfo is None else parsed.astimezone(dt.UTC)
+
+
+def _flat_json(value: JsonObject) -> bool:
+    """True for an object of strings, booleans, nulls and small integers only: nothing in it that
+    ``check_json`` could refuse once the line holds no NUL (the common metadata; anything else is
+    walked by ``check_json``)."""
+    for item in value.values():
+        kind = type(item)
+        if not (kind is str or kind is bool or item is None or (kind is int and -(2**62) < item < 2**62)):
+            return False
+    return True
+
+
+def _message_fast(record: JsonObject, raw: bytes) -> MessageLine | None:
+    """A message line as ``_message`` reads it, for the common case only (most of a dump's lines):
+    None hands anything unusual to ``_message``, which names what is wrong. It accepts nothing that
+    ``_message`` refuses: orjson.loads already refuses invalid UTF-8 and lone surrogates, and a NUL can
+    only arrive escaped, as the six bytes ``\\u0000``."""
+    if b"\\u0000" in raw or record.get("embedding") is not None:
+        return None
+    session_id, seq, token_count = record.get("session_id"), record.get("seq"), record.get("token_count")
+    role, content, uuid, metadata = (
+        record.get("role"),
+        record.get("content"),
+        record.get("uuid"),
+        record.get("metadata"),
+    )
+    if not (
+        type(session_id) is str
+        and type(seq) is int
+        and type(token_count) is int
+        and type(role) is str
+        and type(content) is str
+        and type(uuid) is str
+        and (metadata is None or type(metadata) is dict)
+        and 1 <= seq < 2**63
+        and 0 <= token_count < 2**63
+        and session_id.strip()
+        and len(session_id.encode()) <= MAX_ID_BYTES
+    ):
+        return None
+    created, updated = _time_fast(record.get("created_at")), _time_fast(record.get("updated_at"))
+    if created is None or updated is None:
+        return None
+    try:
+        parsed = UUID(uuid)
+        if metadata and not _flat_json(metadata):
+            check_json("metadata", metadata)
+    except (ValueError, BadRequestError):
+        return None
+    return MessageLine(session_id, seq, parsed, role, content, metadata, token_count, created, updated, None)
+
+
 def read_line(number: int, raw: bytes) -> Line:
     record = _decode(number, raw)
+    if record.get("type") == MESSAGE:
+        fast = _message_fast(record, raw)
+        if fast is not None:
+            return fast
     reader = _READERS.get(record.get("type"))  # type: ignore[arg-type]
     if reader is None:
         raise DumpError(number, f"unknown line type {record.get('type')!r}")
