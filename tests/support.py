@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
 import queue
 import shutil
@@ -225,6 +226,10 @@ def release_templates() -> None:
     for admin_url in list(_POSTGRES_SERVERS):
         release_postgres(admin_url)
     _SQLITE_TEMPLATE.discard()
+
+
+# The conftest fixture releases them at the end of a pytest run; this covers a script using these helpers.
+atexit.register(release_templates)
 
 
 @contextmanager
