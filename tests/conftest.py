@@ -1,4 +1,10 @@
-"""Fixtures. Every storage-facing test runs on SQLite and on PostgreSQL."""
+"""Fixtures. Every storage-facing test runs on SQLite and on PostgreSQL (``CHATMEM_TEST_BACKENDS`` narrows).
+
+Two tiers (docs/architecture.md, "Tests"). In-process, the default: ``api`` and ``server.client(...)`` hand
+requests to the test server's app on its own event loop, every middleware and the fast path included, no
+socket (tests/in_process.py). Over a socket or across processes, where that is the point: ``server.url``
+starts uvicorn in front of the same app; tests/compat and tests/ops start ``chatmem`` processes.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import BACKENDS, LiveServer, live_server
+from tests.support import BACKENDS, LiveServer, live_server, release_templates
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _templates() -> Iterator[None]:
+    """The migrated template databases of the run (tests/support.py), dropped at its end with every
+    test database still waiting to be dropped."""
+    yield
+    release_templates()
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -47,14 +61,15 @@ def shared_servers(
 @pytest.fixture
 def shared_server(shared_servers: Callable[[bool], LiveServer], fast_path: bool) -> LiveServer:
     """One server per backend (and fast-path setting) for the whole run; tests isolate themselves with
-    unique ids."""
+    unique ids. Reach it with ``shared_server.client(...)`` (in-process); ``shared_server.url`` makes it
+    listen on a loopback port too."""
     return shared_servers(fast_path)
 
 
 @pytest.fixture
 def api(shared_server: LiveServer) -> Iterator[httpx.Client]:
-    """An HTTP client on ``/api/v1`` of the shared server."""
-    with httpx.Client(base_url=f"{shared_server.url}/api/v1", timeout=30) as client:
+    """An HTTP client on ``/api/v1`` of the shared server, reaching its app in-process."""
+    with shared_server.client("/api/v1", timeout=30) as client:
         yield client
 
 
@@ -62,8 +77,9 @@ def api(shared_server: LiveServer) -> Iterator[httpx.Client]:
 def fresh_server(
     backend: str, fast_path: bool, tmp_path: Path
 ) -> Callable[..., AbstractContextManager[LiveServer]]:
-    """A server on an empty database of its own, with settings overrides (and uvicorn's ``root_path``):
-    ``with fresh_server(...)``."""
+    """A server on an empty database of its own (a copy of the run's migrated template), with settings
+    overrides (and uvicorn's ``root_path``): ``with fresh_server(...) as server, server.client("/api/v1")``.
+    """
 
     def start(root_path: str = "", **overrides: object) -> AbstractContextManager[LiveServer]:
         return live_server(backend, tmp_path, root_path, **{"fast_path": fast_path, **overrides})

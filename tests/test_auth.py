@@ -40,7 +40,7 @@ def new_key(server: LiveServer, role: Role, tenant: str = "acme") -> str:
 
 def client(server: LiveServer, credential: str | None = None) -> httpx.Client:
     headers = {"Authorization": f"Bearer {credential}"} if credential else {}
-    return httpx.Client(base_url=f"{server.url}/api/v1", headers=headers, timeout=30)
+    return server.client("/api/v1", headers=headers, timeout=30)
 
 
 def token(**claims: object) -> str:
@@ -68,7 +68,8 @@ def test_requests_without_a_credential_get_401_json_with_a_bearer_challenge(serv
 
 
 def test_healthz_stays_open(server: LiveServer) -> None:
-    response = httpx.get(f"{server.url}/healthz")
+    with server.client() as http:
+        response = http.get("/healthz")
     assert (response.status_code, response.text) == (200, ".")
 
 
@@ -258,18 +259,19 @@ def test_with_auth_off_no_credential_is_needed(backend: str, tmp_path: Path, sid
 def test_cors_is_off_by_default_and_follows_the_allowed_origins(backend: str, tmp_path: Path) -> None:
     origin = "https://app.example"
     preflight = {"Origin": origin, "Access-Control-Request-Method": "POST"}
-    with live_server(backend, tmp_path) as live:
-        response = httpx.options(f"{live.url}/api/v1/sessions", headers=preflight)
+    with live_server(backend, tmp_path) as live, live.client("/api/v1") as http:
+        response = http.options("/sessions", headers=preflight)
         assert "access-control-allow-origin" not in response.headers
-    with live_server(backend, tmp_path, auth="on", cors_origins=origin) as live:
-        response = httpx.options(f"{live.url}/api/v1/sessions", headers=preflight)
+    with (
+        live_server(backend, tmp_path, auth="on", cors_origins=origin) as live,
+        live.client("/api/v1") as http,
+    ):
+        response = http.options("/sessions", headers=preflight)
         assert response.headers["access-control-allow-origin"] == origin
-        refused = httpx.get(f"{live.url}/api/v1/sessions", headers={"Origin": origin})
+        refused = http.get("/sessions", headers={"Origin": origin})
         assert refused.status_code == 401
         assert refused.headers["access-control-allow-origin"] == origin
-        other = httpx.options(
-            f"{live.url}/api/v1/sessions", headers={**preflight, "Origin": "https://evil.example"}
-        )
+        other = http.options("/sessions", headers={**preflight, "Origin": "https://evil.example"})
         assert "access-control-allow-origin" not in other.headers
 
 

@@ -33,7 +33,7 @@ def test_json_with_a_charset_is_a_json_write(api: httpx.Client, sid: str) -> Non
 
 
 def test_a_foreign_host_is_refused_and_loopback_names_are_not(shared_server: LiveServer, sid: str) -> None:
-    with httpx.Client(base_url=shared_server.url, timeout=30) as client:
+    with shared_server.client("", timeout=30) as client:
         refused = client.get("/api/v1/sessions", headers={"host": "evil.example"})
         assert refused.status_code == 400
         assert "CHATMEM_ALLOWED_HOSTS" in refused.json()["message"]
@@ -44,7 +44,7 @@ def test_a_foreign_host_is_refused_and_loopback_names_are_not(shared_server: Liv
 def test_allowed_hosts_names_the_hosts_a_deployment_answers(fresh_server: ServerFactory) -> None:
     with (
         fresh_server(allowed_hosts="chat.example.com, *.internal") as server,
-        httpx.Client(base_url=server.url, timeout=30) as client,
+        server.client("", timeout=30) as client,
     ):
         assert client.get("/healthz", headers={"host": "chat.example.com"}).status_code == 200
         assert client.get("/healthz", headers={"host": "a.b.internal:8000"}).status_code == 200
@@ -60,7 +60,7 @@ def test_the_next_page_link_does_not_echo_the_host(api: httpx.Client, sid: str) 
 
 
 def test_docs_come_from_the_server_itself(shared_server: LiveServer) -> None:
-    with httpx.Client(base_url=shared_server.url, timeout=30) as client:
+    with shared_server.client("", timeout=30) as client:
         page = client.get("/docs")
         assert page.status_code == 200
         assert "https://" not in page.text and "cdn" not in page.text.lower()
@@ -70,6 +70,6 @@ def test_docs_come_from_the_server_itself(shared_server: LiveServer) -> None:
 
 
 def test_docs_can_be_switched_off(fresh_server: ServerFactory) -> None:
-    with fresh_server(api_docs=False) as server, httpx.Client(base_url=server.url, timeout=30) as client:
+    with fresh_server(api_docs=False) as server, server.client("", timeout=30) as client:
         assert client.get("/docs").status_code == 404
         assert client.get("/openapi.json").status_code == 200

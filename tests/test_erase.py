@@ -60,7 +60,7 @@ def server(backend: str, tmp_path: Path) -> Iterator[LiveServer]:
 def test_erasing_a_user_removes_everything_of_it_now_with_a_receipt(server: LiveServer) -> None:
     gone, kept = marker("gone"), marker("kept")
     user = f"user {gone}"
-    with httpx.Client(base_url=f"{server.url}/api/v1", timeout=60) as api:
+    with server.client("/api/v1", timeout=60) as api:
         fill_user(api, user, gone)
         fill_user(api, f"user {kept}", kept)
         path = f"/user/{quote(user, safe='')}"
@@ -82,7 +82,7 @@ def test_erasing_a_user_removes_everything_of_it_now_with_a_receipt(server: Live
 def test_erase_leaves_no_bytes_in_the_sqlite_file_or_its_wal(tmp_path: Path) -> None:
     gone, kept = marker("gone"), marker("kept")
     with live_server("sqlite", tmp_path, embeddings="off") as server:
-        with httpx.Client(base_url=f"{server.url}/api/v1", timeout=60) as api:
+        with server.client("/api/v1", timeout=60) as api:
             fill_user(api, "victim", gone)
             fill_user(api, "other", kept)
             receipt = api.delete("/user/victim", params={"erase": "true"}).json()

@@ -14,7 +14,6 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import orjson
 import psycopg
 import pytest
@@ -184,7 +183,7 @@ def test_with_the_fast_path_off_no_request_reaches_it(
     answers = fast_path_answers(monkeypatch)
     with (
         fresh_server(fast_path=False) as server,
-        httpx.Client(base_url=f"{server.url}/api/v1", headers=JSON) as api,
+        server.client("/api/v1", headers=JSON) as api,
     ):
         assert api.post(f"/sessions/{sid}/memory", content=body("1")).text == "OK"
         assert [m["content"] for m in api.get(f"/sessions/{sid}/memory").json()["messages"]] == ["1"]
@@ -197,7 +196,7 @@ def test_under_a_root_path_the_fastapi_routes_answer_get_and_post_memory(
     answers = fast_path_answers(monkeypatch)
     with (
         fresh_server(root_path="/chat") as server,
-        httpx.Client(base_url=f"{server.url}/api/v1", headers=JSON) as api,
+        server.client("/api/v1", headers=JSON) as api,
     ):
         assert api.post(f"/sessions/{sid}%2Fx/memory", content=body("1", "2", "3")).text == "OK"
         assert api.post(f"/sessions/{sid}%2Fx/memory", content=body("4", metadata={"k": 1})).text == "OK"

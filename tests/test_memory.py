@@ -127,7 +127,7 @@ def test_an_encoded_slash_and_percent_stay_inside_the_session_id(api: httpx.Clie
 def test_message_window_is_configurable(
     fresh_server: Callable[..., AbstractContextManager[LiveServer]],
 ) -> None:
-    with fresh_server(message_window=4) as server, httpx.Client(base_url=f"{server.url}/api/v1") as api:
+    with fresh_server(message_window=4) as server, server.client("/api/v1") as api:
         api.post("/sessions/s/memory", json=msgs(*[f"m{i}" for i in range(10)]))
         assert contents(api, "s") == ["m6", "m7", "m8", "m9"]
 
@@ -212,7 +212,7 @@ def test_the_same_message_uuid_may_exist_in_two_sessions(api: httpx.Client, sid:
 
 def test_concurrent_appends_to_one_session_keep_a_strict_order(shared_server: LiveServer, sid: str) -> None:
     writers, per_writer = 8, 15
-    with httpx.Client(base_url=f"{shared_server.url}/api/v1", timeout=60) as client:
+    with shared_server.client("/api/v1", timeout=60) as client:
 
         def write(writer: int) -> None:
             for index in range(per_writer):
@@ -234,7 +234,7 @@ def test_concurrent_appends_to_one_session_keep_a_strict_order(shared_server: Li
 
 
 def test_concurrent_writers_to_many_sessions_lose_nothing(shared_server: LiveServer, sid: str) -> None:
-    with httpx.Client(base_url=f"{shared_server.url}/api/v1", timeout=60) as client:
+    with shared_server.client("/api/v1", timeout=60) as client:
 
         def write(index: int) -> int:
             return client.post(f"/sessions/{sid}-{index % 10}/memory", json=msgs(f"m{index}")).status_code

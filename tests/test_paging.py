@@ -15,7 +15,7 @@ Fresh = Callable[..., AbstractContextManager[LiveServer]]
 
 @pytest.fixture
 def empty_api(fresh_server: Fresh) -> Iterator[httpx.Client]:
-    with fresh_server() as server, httpx.Client(base_url=f"{server.url}/api/v1") as client:
+    with fresh_server() as server, server.client("/api/v1") as client:
         yield client
 
 

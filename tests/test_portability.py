@@ -33,7 +33,7 @@ def dump(db: Database, selection: Selection | None = None) -> list[bytes]:
 
 
 def api_of(server: LiveServer) -> httpx.Client:
-    return httpx.Client(base_url=f"{server.url}/api/v1", timeout=30)
+    return server.client("/api/v1", timeout=30)
 
 
 def counts(db: Database) -> tuple[int, ...]:
@@ -290,7 +290,7 @@ def test_the_export_route_streams_the_callers_tenant_to_admins_only(
         admin = keys.create_key(server.db, "acme", Role.ADMIN).key
         writer = keys.create_key(server.db, "acme", Role.WRITER).key
         import_lines(server.db, tenants.get_tenant(server.db, "acme").id, corpus)
-        with httpx.Client(base_url=f"{server.url}/api/v1/admin", timeout=30) as http:
+        with server.client("/api/v1/admin", timeout=30) as http:
             refused = http.get("/export", headers={"Authorization": f"Bearer {writer}"})
             assert refused.status_code == 403
             streamed = http.get("/export", headers={"Authorization": f"Bearer {admin}"})

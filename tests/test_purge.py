@@ -40,7 +40,7 @@ def seed(api: httpx.Client) -> None:
 
 
 def test_purge_removes_deleted_sessions_and_messages_only(fresh_server: Fresh) -> None:
-    with fresh_server() as server, httpx.Client(base_url=f"{server.url}/api/v1") as api:
+    with fresh_server() as server, server.client("/api/v1") as api:
         seed(api)
         assert counts(server.db) == (3, 7)
         result = purge(server.db)
@@ -60,7 +60,7 @@ def test_purge_removes_deleted_sessions_and_messages_only(fresh_server: Fresh) -
 
 
 def test_deleted_users_sessions_are_purged(fresh_server: Fresh) -> None:
-    with fresh_server() as server, httpx.Client(base_url=f"{server.url}/api/v1") as api:
+    with fresh_server() as server, server.client("/api/v1") as api:
         api.post("/user", json={"user_id": "u"})
         api.post("/sessions", json={"session_id": "s", "user_id": "u"})
         api.post("/sessions/s/memory", json={"messages": [{"role": "h", "content": "x"}]})
@@ -70,7 +70,7 @@ def test_deleted_users_sessions_are_purged(fresh_server: Fresh) -> None:
 
 
 def test_purge_command_line(fresh_server: Fresh) -> None:
-    with fresh_server() as server, httpx.Client(base_url=f"{server.url}/api/v1") as api:
+    with fresh_server() as server, server.client("/api/v1") as api:
         seed(api)
         url = server.settings.resolved_database_url()
         done = subprocess.run(
@@ -88,7 +88,7 @@ def test_purge_command_line(fresh_server: Fresh) -> None:
 def test_server_purges_periodically(fresh_server: Fresh) -> None:
     with (
         fresh_server(purge_every_minutes=0.005) as server,
-        httpx.Client(base_url=f"{server.url}/api/v1") as api,
+        server.client("/api/v1") as api,
     ):
         seed(api)
         deadline = time.monotonic() + 20

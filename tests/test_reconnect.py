@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
 import sqlalchemy as sa
 
 from tests.support import PG_ADMIN_URL, live_server, needs_postgres
@@ -29,7 +28,7 @@ def kill_connections(database: str) -> int:
 
 @needs_postgres
 def test_the_server_recovers_after_its_database_connections_are_killed(tmp_path: Path) -> None:
-    with live_server("postgres", tmp_path) as server, httpx.Client(base_url=f"{server.url}/api/v1") as api:
+    with live_server("postgres", tmp_path) as server, server.client("/api/v1") as api:
         for round_ in range(3):
             assert (
                 api.post("/sessions/s/memory", json={"messages": [{"role": "h", "content": "x"}]}).text

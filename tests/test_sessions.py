@@ -156,7 +156,7 @@ def test_patch_unknown_or_deleted_session_is_404(api: httpx.Client, sid: str) ->
 def test_fifty_concurrent_patches_with_different_keys_all_survive(
     shared_server: LiveServer, sid: str
 ) -> None:
-    with httpx.Client(base_url=f"{shared_server.url}/api/v1", timeout=60) as client:
+    with shared_server.client("/api/v1", timeout=60) as client:
         client.post("/sessions", json={"session_id": sid, "metadata": {"start": True}})
 
         def patch(index: int) -> int:

@@ -28,8 +28,8 @@ class Tenant:
         self.name = name
         self.created = {role: keys.create_key(server.db, name, role, f"{name} {role.label}") for role in Role}
         self.clients = {
-            role: httpx.Client(
-                base_url=f"{server.url}/api/v1",
+            role: server.client(
+                "/api/v1",
                 headers={"Authorization": f"Bearer {created.key}"},
                 timeout=30,
             )
@@ -176,7 +176,8 @@ def test_every_route_with_tenant_b_keys_leaves_tenant_a_unseen_and_unchanged(
         "search_scope": "messages",
         "role": "admin",
     }
-    openapi = httpx.get(f"{server.url}/openapi.json").json()
+    with server.client() as http:
+        openapi = http.get("/openapi.json").json()
     walked = probes(openapi, ids)
     assert len(walked) >= 20
     answers = []

@@ -7,7 +7,6 @@ import struct
 import uuid
 from pathlib import Path
 
-import httpx
 import sqlalchemy as sa
 
 from chatmem.access import keys
@@ -101,9 +100,7 @@ def test_the_previous_schema_upgrades_with_every_row_readable_in_the_default_ten
         with LiveServer(settings) as server:  # LiveServer migrates to head
             key = keys.create_key(server.db, "default", Role.ADMIN).key
             other = keys.create_key(server.db, "acme", Role.ADMIN).key
-            with httpx.Client(
-                base_url=f"{server.url}/api/v1", headers={"Authorization": f"Bearer {key}"}
-            ) as api:
+            with server.client("/api/v1", headers={"Authorization": f"Bearer {key}"}) as api:
                 assert [u["user_id"] for u in api.get("/user").json()] == ["alice", "bob"]
                 alice = api.get("/user/alice").json()
                 assert (alice["email"], alice["metadata"]) == ("a@example.com", {"tier": "gold"})
@@ -130,9 +127,7 @@ def test_the_previous_schema_upgrades_with_every_row_readable_in_the_default_ten
                     ).scalar_one()
                 assert new_pk > 7
             # Another tenant sees none of it, and may use the same ids for its own rows.
-            with httpx.Client(
-                base_url=f"{server.url}/api/v1", headers={"Authorization": f"Bearer {other}"}
-            ) as api:
+            with server.client("/api/v1", headers={"Authorization": f"Bearer {other}"}) as api:
                 assert api.get("/user").json() == []
                 assert api.get("/sessions/alice-chat").status_code == 404
                 assert api.post("/user", json={"user_id": "alice"}).status_code == 201
@@ -221,9 +216,7 @@ def test_a_0006_database_upgrades_with_every_row_below_a_session_in_its_sessions
                     per_session = 2 if table is messages else 1
                     assert sorted(stored) == sorted(expected * per_session), table.name
             acme = keys.create_key(server.db, "acme", Role.WRITER).key
-            with httpx.Client(
-                base_url=f"{server.url}/api/v1", headers={"Authorization": f"Bearer {acme}"}
-            ) as api:
+            with server.client("/api/v1", headers={"Authorization": f"Bearer {acme}"}) as api:
                 memory = api.get("/sessions/chat/memory").json()
                 assert [m["content"] for m in memory["messages"]] == [
                     "zeppelin number 2 of session 2"

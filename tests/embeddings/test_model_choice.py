@@ -10,7 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pytest
 import sqlalchemy as sa
@@ -149,7 +148,8 @@ def test_reembed_as_queue_jobs_is_done_by_the_workers(tmp_path: Path, tiny_model
     with live_server("sqlite", tmp_path, database_url=url, **changed) as server, client(server) as api:
         settle(api)
         assert _models(server.db) == {str(tiny_model)}
-        assert httpx.get(f"{server.url}/healthz").text == "."
+        with server.client() as http:
+            assert http.get("/healthz").text == "."
 
 
 def test_reembed_command_shows_progress_and_finishes(tmp_path: Path, tiny_model: Path, sid: str) -> None:

@@ -6,7 +6,6 @@ import math
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 
-import httpx
 import pytest
 import sqlalchemy as sa
 
@@ -46,7 +45,7 @@ def test_local_model_embeds_messages_with_384_dimensions(
 ) -> None:
     texts = ["I adopted a puppy last week.", "My new dog is a small terrier.", "The stock market fell today."]
     settings = {**FAST, "embeddings": "local"}
-    with fresh_server(**settings) as server, httpx.Client(base_url=f"{server.url}/api/v1", timeout=30) as api:
+    with fresh_server(**settings) as server, server.client("/api/v1", timeout=30) as api:
         messages = [{"role": "human", "content": t} for t in texts] + [{"role": "ai", "content": "  "}]
         api.post(f"/sessions/{sid}/memory", json={"messages": messages})
         got = wait_for(lambda: stored(server, 3), what="message embeddings")
@@ -75,7 +74,7 @@ def test_openai_embeddings_are_batched_and_stored(
         "embeddings_batch_size": 2,
     }
     texts = [f"text number {i}" for i in range(5)]
-    with fresh_server(**settings) as server, httpx.Client(base_url=f"{server.url}/api/v1", timeout=30) as api:
+    with fresh_server(**settings) as server, server.client("/api/v1", timeout=30) as api:
         api.post(
             f"/sessions/{sid}/memory", json={"messages": [{"role": "human", "content": t} for t in texts]}
         )
@@ -100,7 +99,7 @@ def test_summaries_are_embedded_too(
         "summarizer": "extractive",
         "message_window": 4,
     }
-    with fresh_server(**settings) as server, httpx.Client(base_url=f"{server.url}/api/v1", timeout=30) as api:
+    with fresh_server(**settings) as server, server.client("/api/v1", timeout=30) as api:
         api.post(
             f"/sessions/{sid}/memory",
             json={"messages": [{"role": "human", "content": f"fact {i}."} for i in range(4)]},
@@ -122,7 +121,7 @@ def test_a_model_answering_with_unexpected_dimensions_is_reported_not_stored(
         "embeddings_dimensions": 1536,
         "enrich_max_attempts": 1,
     }
-    with fresh_server(**settings) as server, httpx.Client(base_url=f"{server.url}/api/v1", timeout=30) as api:
+    with fresh_server(**settings) as server, server.client("/api/v1", timeout=30) as api:
         api.post(f"/sessions/{sid}/memory", json={"messages": [{"role": "human", "content": "hi"}]})
         queue = wait_for(lambda: (q := api.get("/enrichment/queue").json())["dead"] and q, what="a dead job")
         assert queue["dead_jobs"][0]["last_error"] == "DimensionMismatchError"
@@ -135,7 +134,7 @@ def test_a_model_change_replaces_the_stored_vectors(
     fake, url = fake_openai
     base = {**FAST, "embeddings": "openai", "openai_base_url": url}
     with fresh_server(**{**base, "embeddings_model": "small"}) as server:
-        with httpx.Client(base_url=f"{server.url}/api/v1", timeout=30) as api:
+        with server.client("/api/v1", timeout=30) as api:
             api.post(f"/sessions/{sid}/memory", json={"messages": [{"role": "human", "content": "hi"}]})
             wait_for(lambda: stored(server, 1), what="first embedding")
         # Another model, with wider vectors, over the same rows: a re-embed after a model change. (Run

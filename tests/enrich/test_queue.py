@@ -52,7 +52,7 @@ def test_a_failing_provider_is_retried_until_it_answers(
     fake.failures = 2
     with (
         fresh_server(**openai_settings(url)) as server,
-        httpx.Client(base_url=f"{server.url}/api/v1", timeout=30) as api,
+        server.client("/api/v1", timeout=30) as api,
     ):
         post(api, sid, "hello")
         wait_for(lambda: embedded(server) == 1, what="the embedding after two failures")
@@ -67,7 +67,7 @@ def test_a_job_that_keeps_failing_ends_dead_visible_in_api_and_cli_and_can_be_re
     fake.failures = -1
     with (
         fresh_server(**openai_settings(url, enrich_max_attempts=3)) as server,
-        httpx.Client(base_url=f"{server.url}/api/v1", timeout=30) as api,
+        server.client("/api/v1", timeout=30) as api,
     ):
         post(api, sid, "hello")
         status = wait_for(lambda: (s := api.get("/enrichment/queue").json())["dead"] and s, what="dead")
@@ -104,7 +104,7 @@ def test_jobs_of_deleted_messages_are_skipped(
 ) -> None:
     fake, url = fake_openai
     settings = openai_settings(url, summarizer="extractive", message_window=2, enrich_workers=0)
-    with fresh_server(**settings) as server, httpx.Client(base_url=f"{server.url}/api/v1", timeout=30) as api:
+    with fresh_server(**settings) as server, server.client("/api/v1", timeout=30) as api:
         post(api, sid, "one", "two", "three")
         assert api.get("/enrichment/queue").json()["depth"] == 1  # queued with the append
         assert api.delete(f"/sessions/{sid}/memory").status_code == 200
@@ -127,7 +127,7 @@ def test_the_purge_removes_summaries_embeddings_and_jobs_of_deleted_data(
         def count(table: sa.Table) -> int:
             return len(rows(server.db, sa.select(table.c.session_pk)))
 
-        with httpx.Client(base_url=f"{server.url}/api/v1", timeout=30) as api:
+        with server.client("/api/v1", timeout=30) as api:
             for session in (sid, f"{sid}-kept"):
                 post(api, session, "one", "two", "three")
             while worker.run_once():
@@ -151,7 +151,7 @@ def test_two_workers_share_one_postgres_queue_without_double_work(
     settings = openai_settings(
         url, enrich_workers=0, enrich_batch_size=3, summarizer="extractive", message_window=2
     )
-    with fresh_server(**settings) as server, httpx.Client(base_url=f"{server.url}/api/v1", timeout=30) as api:
+    with fresh_server(**settings) as server, server.client("/api/v1", timeout=30) as api:
         for i in range(30):
             post(api, f"s-{uuid.uuid4().hex}-{i % 10}", "a", "b", "c")
         done: list[tuple[str, uuid.UUID]] = []
@@ -189,7 +189,7 @@ def test_a_worker_killed_with_sigkill_loses_no_job(
     fake, url = fake_openai
     with (
         fresh_server(**openai_settings(url, enrich_workers=0)) as server,
-        httpx.Client(base_url=f"{server.url}/api/v1", timeout=30) as api,
+        server.client("/api/v1", timeout=30) as api,
     ):
         post(api, sid, "survive me")
         env = {

@@ -40,7 +40,7 @@ def test_summary_appears_once_the_window_fills_and_memory_starts_after_its_point
     fresh_server: Server, sid: str
 ) -> None:
     settings = {**FAST, "summarizer": "extractive", "message_window": 6}
-    with fresh_server(**settings) as server, httpx.Client(base_url=f"{server.url}/api/v1", timeout=30) as api:
+    with fresh_server(**settings) as server, server.client("/api/v1", timeout=30) as api:
         for i in range(5):
             add(api, sid, f"Message number {i} is about gardening and tomatoes.")
         wait_for(lambda: api.get("/enrichment/queue").json()["depth"] == 0, what="an empty queue")
@@ -76,7 +76,7 @@ def test_a_batch_larger_than_the_window_is_summarized_completely_skipping_blank_
         "summarizer_model": "my-model",
         "message_window": 4,
     }
-    with fresh_server(**settings) as server, httpx.Client(base_url=f"{server.url}/api/v1", timeout=30) as api:
+    with fresh_server(**settings) as server, server.client("/api/v1", timeout=30) as api:
         contents = [f"line {i}" if i % 5 else "   " for i in range(1, 31)]  # every fifth is blank
         add(api, sid, *contents)
         nonblank = [c for c in contents if c.strip()]  # 24 of them; all but the newest 2 are folded
@@ -104,7 +104,7 @@ def test_the_openai_summarizer_sends_the_configured_model_prompt_and_key(
         "summarizer_prompt": prompt,
         "message_window": 4,
     }
-    with fresh_server(**settings) as server, httpx.Client(base_url=f"{server.url}/api/v1", timeout=30) as api:
+    with fresh_server(**settings) as server, server.client("/api/v1", timeout=30) as api:
         add(api, sid, "a1", "b1", "a2", "b2")
         wait_for(lambda: summarized(api, sid, "b1"), what="first summary")
         add(api, sid, "a3", "b3")
@@ -120,7 +120,7 @@ def test_the_openai_summarizer_sends_the_configured_model_prompt_and_key(
 
 def test_summaries_of_a_deleted_history_are_gone_after_revival(fresh_server: Server, sid: str) -> None:
     settings = {**FAST, "summarizer": "extractive", "message_window": 4}
-    with fresh_server(**settings) as server, httpx.Client(base_url=f"{server.url}/api/v1", timeout=30) as api:
+    with fresh_server(**settings) as server, server.client("/api/v1", timeout=30) as api:
         add(api, sid, "one", "two", "three", "four")
         wait_for(lambda: summarized(api, sid, "two"), what="summary")
         assert api.delete(f"/sessions/{sid}/memory").status_code == 200

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 
 import bpe_openai
-import httpx
 
 from chatmem.enrich import tokens
 from tests.enrich.conftest import FAST, wait_for
@@ -28,7 +27,7 @@ def test_cl100k_counts_match_an_independent_implementation_offline() -> None:
 
 
 def test_messages_get_their_token_counts_in_the_background(fresh_server: Server, sid: str) -> None:
-    with fresh_server(**FAST) as server, httpx.Client(base_url=f"{server.url}/api/v1", timeout=30) as api:
+    with fresh_server(**FAST) as server, server.client("/api/v1", timeout=30) as api:
         sent = [
             {"role": "human", "content": "What is the capital of France?"},
             {"role": "ai", "content": "Paris is the capital of France."},
@@ -52,7 +51,7 @@ def test_messages_get_their_token_counts_in_the_background(fresh_server: Server,
 def test_token_counts_can_be_switched_off(fresh_server: Server, sid: str) -> None:
     with (
         fresh_server(**{**FAST, "token_counts": False}) as server,
-        httpx.Client(base_url=f"{server.url}/api/v1", timeout=30) as api,
+        server.client("/api/v1", timeout=30) as api,
     ):
         api.post(f"/sessions/{sid}/memory", json={"messages": [{"role": "human", "content": "hello"}]})
         wait_for(lambda: api.get("/enrichment/queue").json()["depth"] == 0, what="an empty queue")

@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from chatmem.config import Settings
-from tests.support import LiveServer, backends, database_url, postgres_database
+from tests.support import LiveServer, backends, migrated_url, postgres_database, release_postgres
 
 SEARCH_BACKENDS = backends("sqlite", "postgres", "pgvector")
 
@@ -65,7 +65,7 @@ def contents(hits: list[dict[str, Any]]) -> list[str]:
 
 @contextmanager
 def client(server: LiveServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=f"{server.url}/api/v1", timeout=60) as api:
+    with server.client("/api/v1", timeout=60) as api:
         yield api
 
 
@@ -76,9 +76,11 @@ def pgvector_admin() -> Iterator[str]:
 
     data = Path(tempfile.gettempdir()) / f"chatmem-pgvector-{uuid.uuid4().hex[:8]}"
     server = pgserver.get_server(data, cleanup_mode="stop")  # type: ignore[attr-defined]
+    url = str(server.get_uri())
     try:
-        yield str(server.get_uri())
+        yield url
     finally:
+        release_postgres(url)
         server.cleanup()
         shutil.rmtree(data, ignore_errors=True)
 
@@ -94,10 +96,11 @@ def search_server(
 ) -> Iterator[LiveServer]:
     """Like ``tests.support.live_server``, for the three search backends."""
     if backend == "pgvector":
-        databases: AbstractContextManager[str] = postgres_database(request.getfixturevalue("pgvector_admin"))
+        admin_url = request.getfixturevalue("pgvector_admin")
+        databases: AbstractContextManager[str] = postgres_database(admin_url, migrated=True)
         overrides = {"search_exact_max_rows": 0, **overrides}
     else:
-        databases = database_url(backend, tmp_dir)
+        databases = migrated_url(backend, tmp_dir)
     with databases as url:
         values: dict[str, Any] = {
             "database_url": url,
@@ -105,7 +108,7 @@ def search_server(
             "enrich_workers": 0,
             **overrides,
         }
-        with LiveServer(Settings(**values)) as server:
+        with LiveServer(Settings(**values), migrated=True) as server:
             yield server
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 
-import httpx
 import pytest
 
 from chatmem import CreateUserRequest, ZepClient
@@ -24,7 +23,7 @@ async def test_sdk_searches_a_session_and_a_user(embedding_server: LiveServer) -
         ):
             client.memory.add_session(Session(session_id=session_id, user_id=user_id))
             client.memory.add_memory(session_id, Memory(messages=[Message(role="human", content=text)]))
-        with httpx.Client(base_url=f"{embedding_server.url}/api/v1") as api:
+        with embedding_server.client("/api/v1") as api:
             settle(api)
         payload = MemorySearchPayload(text="puppy", search_type="similarity")
         hits = client.memory.search_memory(sessions[0], payload, limit=1)
