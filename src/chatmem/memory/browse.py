@@ -373,11 +373,19 @@ _CAPPED = {
     name: _capped_count(table)
     for name, table in zip(COUNTED_TABLES, (users, sessions, messages, summaries), strict=True)
 }
-_pg_estimates = Prepared(
-    sa.select(sa.column("relname", sa.Text), sa.column("reltuples", sa.Float))
+
+
+def _one_of(column: sa.ColumnClause[Any]) -> sa.ColumnElement[bool]:
+    """``column`` names one of the counted tables, as constants in the SQL (prepared statements do not
+    expand a bound list)."""
+    return sa.or_(*(column == sa.literal_column(f"'{name}'") for name in COUNTED_TABLES))
+
+
+_pg_estimates: Prepared[Any] = Prepared(
+    sa.select(sa.column("relname"), sa.column("reltuples"))  # type: ignore[arg-type]
     .select_from(sa.table("pg_class"))
     .where(
-        sa.column("relname", sa.Text).in_(COUNTED_TABLES),
+        _one_of(sa.column("relname")),
         sa.column("relkind", sa.Text) == "r",
         sa.text("pg_class.relnamespace = to_regnamespace(current_schema())::oid"),
     )
@@ -385,7 +393,7 @@ _pg_estimates = Prepared(
 _sqlite_estimates: Prepared[Any] = Prepared(
     sa.select(sa.column("tbl", sa.Text), sa.column("stat", sa.Text))  # type: ignore[arg-type]
     .select_from(sa.table("sqlite_stat1"))
-    .where(sa.column("tbl", sa.Text).in_(COUNTED_TABLES))
+    .where(_one_of(sa.column("tbl")))
 )
 _sqlite_has_stats = Prepared(
     sa.select(sa.func.count())

@@ -309,6 +309,9 @@ class AdminUI:
         except _UNAVAILABLE:
             log.warning("admin page: the database is unavailable", exc_info=True)
             response = self._error(ctx, 503, "the database is unavailable; try again shortly")
+        except Exception:  # a bug: logged with its traceback, shown as a page without details
+            log.exception("admin page %s %s failed", request.method, request.url.path)
+            response = self._error(ctx, 500, "internal error (logged on the server)")
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         if ctx.cookie_changed:
