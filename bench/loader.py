@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from bench.corpus import Turn
 from chatmem.store import Database
-from chatmem.store.tables import messages, sessions
+from chatmem.store.tables import DEFAULT_TENANT_ID, messages, sessions
 
 SessionSpec = tuple[str, list[Turn]]
 BASE_TIME = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -63,6 +63,8 @@ class ChatmemLoader:
                 session_rows.append(
                     {
                         "id": pk,
+                        # Every row belongs to a tenant (migration 0006); the benchmarks use the default one.
+                        "tenant_id": DEFAULT_TENANT_ID,
                         "session_id": session_id,
                         "uuid": uuid.uuid4(),
                         "metadata": {"source": "chitchat"},
