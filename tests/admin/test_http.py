@@ -146,6 +146,12 @@ def test_bad_input_gets_a_clear_4xx_page(site: Site) -> None:
             f"/admin/search?session={site.chat}&text=x&type=psychic": 400,
             f"/admin/search?session={site.chat}&text=x&limit=abc": 400,
             f"/admin/search?session={site.chat}&text=x&metadata=%7Bbad": 400,
+            "/admin/user?id=a%00b": 400,
+            "/admin/session?id=%00": 400,
+            "/admin/search?session=a%00b&text=x": 400,
+            "/admin/sessions?prefix=%00": 400,
+            f"/admin/search?session={site.chat}&text=a%00b&type=text": 400,
+            f"/admin/user?id={'x' * 3000}": 400,
             "/admin/no-such-page": 404,
             "/admin/static/..%2F..%2Fetc%2Fpasswd": 404,
             "/admin/static/admin.css%00": 404,
@@ -154,7 +160,7 @@ def test_bad_input_gets_a_clear_4xx_page(site: Site) -> None:
             response = client.get(path)
             assert response.status_code == status, (path, response.status_code, response.text[:300])
             assert "text/html" in response.headers["content-type"] or status == 404
-        posts = {
+        posts: dict[str, tuple[dict[str, str], int]] = {
             "/admin/session/metadata": ({"id": "no-such-session", "metadata": "{}"}, 404),
             "/admin/session/delete": ({"id": "no-such-session"}, 404),
             "/admin/user/delete": ({"id": "nobody-here"}, 404),
@@ -162,6 +168,8 @@ def test_bad_input_gets_a_clear_4xx_page(site: Site) -> None:
             "/admin/keys/create": ({"role": "emperor"}, 400),
             "/admin/tenant": ({"tenant": "no-such-tenant"}, 404),
             "/admin/sessions": ({}, 405),
+            "/admin/user/metadata": ({"id": "a\x00b", "metadata": "{}"}, 400),
+            "/admin/session/metadata": ({"id": site.chat, "metadata": '{"a": "\\u0000"}'}, 400),
         }
         for path, (form, status) in posts.items():
             response = client.post(path, data={"csrf": token, **form})
@@ -226,3 +234,19 @@ def test_with_auth_off_the_page_opens_without_a_sign_in(tmp_path: Path) -> None:
         assert httpx.get(f"{server.url}/api/v1/sessions/open").status_code == 404
         # The Host allow-list holds here too (DNS rebinding).
         assert client.get("/admin", headers={"Host": "evil.example"}).status_code == 400
+
+
+def test_sign_in_goes_back_only_to_a_page_of_the_admin_site(site: Site) -> None:
+    for target, landing in (
+        ("/admin/queue", "/admin/queue"),
+        ("https://evil.example/admin", "/admin"),
+        ("//evil.example/admin", "/admin"),
+        ("/admin//evil.example", "/admin"),
+        ("/administrator", "/admin"),
+    ):
+        with httpx.Client(base_url=site.url) as client:
+            token = csrf_of(client.get("/admin/sign-in").text)
+            response = client.post(
+                "/admin/sign-in", data={"csrf": token, "key": site.keys["admin"], "next": target}
+            )
+            assert response.headers["location"] == landing, target

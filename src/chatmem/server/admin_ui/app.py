@@ -22,6 +22,7 @@ from importlib import resources
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, quote, urlencode
 
+import anyio
 import anyio.to_thread
 import jinja2
 import psycopg
@@ -35,7 +36,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from chatmem.access import keys, tenants
 from chatmem.access.roles import Principal, Role
 from chatmem.base.errors import BadRequestError, ChatmemError, ForbiddenError, NotFoundError
-from chatmem.base.validation import parse_json
+from chatmem.base.validation import check_id, check_text, parse_json
 from chatmem.config import Settings
 from chatmem.embeddings import describe
 from chatmem.enrich import queue
@@ -284,6 +285,8 @@ class AdminUI:
             if handler is None:
                 known = any(sub in table for table in self.routes.values())
                 raise HTTPError(405 if known else 404, "no such page" if not known else "method not allowed")
+            for name, value in request.query_params.multi_items():
+                check_text(name[:40], value)
             await self._identify(ctx)
             if request.method == "POST":
                 await self._check_post(ctx)
@@ -365,15 +368,20 @@ class AdminUI:
         if media != "application/x-www-form-urlencoded":
             raise HTTPError(415, "forms are sent as application/x-www-form-urlencoded")
         body = b""
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > MAX_FORM_BYTES:
-                raise HTTPError(413, f"the form is larger than {MAX_FORM_BYTES} bytes")
+        with anyio.move_on_after(self.settings.body_timeout_seconds) as timer:
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > MAX_FORM_BYTES:
+                    raise HTTPError(413, f"the form is larger than {MAX_FORM_BYTES} bytes")
+        if timer.cancelled_caught:
+            raise HTTPError(408, "the form did not arrive in time")
         try:
             pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
         except UnicodeDecodeError:
             raise HTTPError(400, "the form is not valid UTF-8") from None
         ctx.form = dict(pairs)
+        for name, value in ctx.form.items():
+            check_text(name[:40], value)
         if not self.signer.csrf_ok(ctx.session, ctx.form.get("csrf")):
             raise HTTPError(403, "the form's CSRF token is missing or stale: reload the page and try again")
 
@@ -486,7 +494,7 @@ class AdminUI:
         value = ctx.form.get(name) if ctx.request.method == "POST" else ctx.arg(name)
         if not value:
             raise BadRequestError(f"{name} is required")
-        return value
+        return check_id(name, value)
 
     async def user_page(
         self, ctx: Ctx, *, edit_error: str | None = None, draft: str | None = None
@@ -729,9 +737,10 @@ class _SearchForm:
     @classmethod
     def of(cls, ctx: Ctx) -> _SearchForm:
         limit = _int_arg(ctx, "limit") or 10
+        session, user = ctx.arg("session"), ctx.arg("user")
         return cls(
-            ctx.arg("session"),
-            ctx.arg("user"),
+            check_id("session", session) if session is not None else None,
+            check_id("user", user) if user is not None else None,
             ctx.arg("text") or "",
             ctx.arg("type") or "",
             ctx.arg("scope") or "messages",
@@ -757,7 +766,8 @@ def _json_object(text: str) -> Any:
 
 def _safe_next(target: str | None, base: str) -> str:
     """Only a path inside the admin page (an open redirect otherwise)."""
-    if target and target.startswith(base) and not target.startswith("//") and "\\" not in target:
+    inside = target == base or target.startswith((base + "/", base + "?")) if target else False
+    if target and inside and "\\" not in target and "//" not in target:
         return target
     return base
 
