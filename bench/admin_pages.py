@@ -2,12 +2,13 @@
 
 A fresh database is filled with the benchmark loader (``bench/loader.py``, chitchat conversations of 2-4
 turns per session: the issue names a session count, not a length), 10,000 users owning the newest 20,000
-sessions, 1% of the sessions soft-deleted, and one session of 10,000 messages with a summary every 125
-messages. The whole ASGI app (auth on, signed in with an admin key, as a browser would be) is called
-in-process through httpx's ASGI transport, one request at a time: no network, no load generator competing
-for the cores. Each page is requested ``--requests`` times after a warm-up; the figures are the median
-and p95 wall time and the median CPU time of this process per request. The baseline, measured in the
-same run the same way, is the API's hot read: GET memory of the long session with a bearer key.
+sessions, 1% of the sessions soft-deleted, one session of 10,000 messages with a summary every 125
+messages, and 5,000 ingest jobs queued over the sessions, 20 of them dead. The whole ASGI app (auth on,
+signed in with an admin key, as a browser would be) is called in-process through httpx's ASGI
+transport, one request at a time: no network, no load generator competing for the cores. Each page is
+requested ``--requests`` times after a warm-up; the figures are the median and p95 wall time and the
+median CPU time of this process per request. The baseline, measured in the same run the same way, is
+the API's hot read: GET memory of the long session with a bearer key.
 """
 
 from __future__ import annotations
@@ -38,13 +39,16 @@ from chatmem.access.roles import Role
 from chatmem.config import Settings
 from chatmem.server import create_app
 from chatmem.store import Database, migrated_database
-from chatmem.store.tables import DEFAULT_TENANT_ID, messages, sessions, summaries, users
+from chatmem.store.jobs import Kind, State, job_row
+from chatmem.store.tables import DEFAULT_TENANT_ID, enrich_jobs, messages, sessions, summaries, users
 
 LONG = "bench-long-session"
 USERS = 10_000
 OWNED = 20_000
 LONG_LENGTH = 10_000
 SUMMARY_EVERY = 125
+QUEUED_JOBS = 5_000
+DEAD_JOBS = 20
 
 
 def _background(start: int, stop: int) -> Iterator[SessionSpec]:
@@ -113,6 +117,14 @@ def populate(db: Database, session_count: int, log: Callable[[str], None]) -> No
                 for seq, message_uuid in points
             ],
         )
+        # A queue with work in it: queued jobs spread over the sessions and a few dead ones.
+        step_pk = max(1, top // QUEUED_JOBS)
+        jobs = [job_row(pk, Kind.INGEST, 1, 2, now) for pk in range(1, top + 1, step_pk)][:QUEUED_JOBS]
+        for job in jobs:
+            job["last_error"] = None
+        for job in jobs[:DEAD_JOBS]:
+            job.update(state=State.DEAD.value, attempts=5, last_error="ProviderError: the model timed out")
+        conn.execute(sa.insert(enrich_jobs), jobs)
     with db.write() as conn:
         conn.exec_driver_sql("ANALYZE")
 

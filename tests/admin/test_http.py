@@ -160,18 +160,18 @@ def test_bad_input_gets_a_clear_4xx_page(site: Site) -> None:
             response = client.get(path)
             assert response.status_code == status, (path, response.status_code, response.text[:300])
             assert "text/html" in response.headers["content-type"] or status == 404
-        posts: dict[str, tuple[dict[str, str], int]] = {
-            "/admin/session/metadata": ({"id": "no-such-session", "metadata": "{}"}, 404),
-            "/admin/session/delete": ({"id": "no-such-session"}, 404),
-            "/admin/user/delete": ({"id": "nobody-here"}, 404),
-            "/admin/keys/revoke": ({"id": "ffffffffffff"}, 404),
-            "/admin/keys/create": ({"role": "emperor"}, 400),
-            "/admin/tenant": ({"tenant": "no-such-tenant"}, 404),
-            "/admin/sessions": ({}, 405),
-            "/admin/user/metadata": ({"id": "a\x00b", "metadata": "{}"}, 400),
-            "/admin/session/metadata": ({"id": site.chat, "metadata": '{"a": "\\u0000"}'}, 400),
-        }
-        for path, (form, status) in posts.items():
+        posts: list[tuple[str, dict[str, str], int]] = [
+            ("/admin/session/metadata", {"id": "no-such-session", "metadata": "{}"}, 404),
+            ("/admin/session/delete", {"id": "no-such-session"}, 404),
+            ("/admin/user/delete", {"id": "nobody-here"}, 404),
+            ("/admin/keys/revoke", {"id": "ffffffffffff"}, 404),
+            ("/admin/keys/create", {"role": "emperor"}, 400),
+            ("/admin/tenant", {"tenant": "no-such-tenant"}, 404),
+            ("/admin/sessions", {}, 405),
+            ("/admin/user/metadata", {"id": "a\x00b", "metadata": "{}"}, 400),
+            ("/admin/session/metadata", {"id": site.chat, "metadata": '{"a": "\\u0000"}'}, 400),
+        ]
+        for path, form, status in posts:
             response = client.post(path, data={"csrf": token, **form})
             assert response.status_code == status, (path, response.status_code, response.text[:300])
         big = client.post(

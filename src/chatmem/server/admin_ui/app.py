@@ -463,7 +463,8 @@ class AdminUI:
         sizes = (
             await self.db.aread_plan(browse.table_sizes_plan(self.db.dialect_name)) if ctx.operator else []
         )
-        status = await self._sync(lambda: queue.status(self.db, tenant_id=ctx.tenant_id, dead_limit=5))
+        scope = self._queue_scope(ctx)
+        status = await self._sync(lambda: queue.status(self.db, tenant_id=scope, dead_limit=5))
         revision = await self._sync(lambda: schema_revision(self.db))
         return self.render(
             ctx,
@@ -476,6 +477,7 @@ class AdminUI:
             embeddings=describe(self.settings),
             settings=self.settings,
             tenant_names=await self._tenant_names(ctx),
+            queue_scope="every tenant" if scope is None else f"tenant {ctx.tenant}",
         )
 
     async def settings_page(self, ctx: Ctx) -> Response:
@@ -661,13 +663,24 @@ class AdminUI:
 
     # --- Queue ------------------------------------------------------------------------------------------
 
-    def _queue_scope(self, ctx: Ctx) -> int:
+    def _queue_scope(self, ctx: Ctx) -> int | None:
+        """The operator on its own tenant sees the whole queue (as the API shows it); anyone else, and
+        the operator after switching, the viewed tenant's jobs."""
+        if ctx.operator and ctx.principal is not None and ctx.tenant_id == ctx.principal.tenant_id:
+            return None
         return ctx.tenant_id
 
     async def queue_page(self, ctx: Ctx, *, purged: Any = None, retried: int | None = None) -> Response:
         tenant_id = self._queue_scope(ctx)
         status = await self._sync(lambda: queue.status(self.db, tenant_id=tenant_id, dead_limit=100))
-        return self.render(ctx, "queue.html", status=status, purged=purged, retried=retried)
+        return self.render(
+            ctx,
+            "queue.html",
+            status=status,
+            purged=purged,
+            retried=retried,
+            queue_scope="every tenant" if tenant_id is None else f"tenant {ctx.tenant}",
+        )
 
     async def queue_retry(self, ctx: Ctx) -> Response:
         tenant_id = self._queue_scope(ctx)
