@@ -152,14 +152,26 @@ _SESSION_ROW = tuple(sessions.c[name] for name in SessionRow.__dataclass_fields_
 _STATE_CONDITION = {SessionState.LIVE: LIVE_SESSION, SessionState.DELETED: DELETED_SESSION}
 
 
-def _session_listing(state: SessionState, *, user: bool, prefix: bool) -> Prepared[Any]:
+class PrefixMatch(enum.Enum):
+    NONE = "none"
+    # The ids between the prefix and its successor: an index range, exact where text sorts by code point
+    # (SQLite's BINARY, PostgreSQL's C collations).
+    RANGE = "range"
+    # LIKE 'prefix%': exact under any collation, but a scan of the tenant's sessions newest first.
+    LIKE = "like"
+
+
+def _session_listing(state: SessionState, *, user: bool, prefix: PrefixMatch) -> Prepared[Any]:
     conditions: list[sa.ColumnElement[bool]] = [of_tenant(sessions), sessions.c.id < sa.bindparam("before")]
     if state in _STATE_CONDITION:
         conditions.append(_STATE_CONDITION[state])
     if user:
         conditions.append(sessions.c.user_id == sa.bindparam("user_id"))
-    if prefix:
+    if prefix is PrefixMatch.LIKE:
         conditions.append(sessions.c.session_id.like(sa.bindparam("prefix", type_=sa.Text), escape="\\"))
+    elif prefix is PrefixMatch.RANGE:
+        conditions.append(sessions.c.session_id >= sa.bindparam("low", type_=sa.Text))
+        conditions.append(sessions.c.session_id < sa.bindparam("high", type_=sa.Text))
     return Prepared(
         sa.select(*_SESSION_ROW)
         .where(*conditions)
@@ -172,8 +184,37 @@ _SESSION_LISTINGS = {
     (state, user, prefix): _session_listing(state, user=user, prefix=prefix)
     for state in SessionState
     for user in (False, True)
-    for prefix in (False, True)
+    for prefix in PrefixMatch
 }
+
+
+def successor(prefix: str) -> str | None:
+    """The least string above every string that starts with ``prefix``, in code point order (None: no
+    such string, the prefix is all U+10FFFF)."""
+    chars = list(prefix)
+    while chars:
+        last = ord(chars.pop()) + 1
+        if 0xD800 <= last <= 0xDFFF:  # surrogates are not text
+            last = 0xE000
+        if last <= 0x10FFFF:
+            return "".join(chars) + chr(last)
+    return None
+
+
+_collation = Prepared(
+    sa.select(sa.column("datcollate"))
+    .select_from(sa.table("pg_database"))
+    .where(sa.column("datname") == sa.func.current_database())
+)
+_CODE_POINT_COLLATIONS = frozenset({"c", "posix", "c.utf-8", "c.utf8"})
+
+
+def code_point_order_plan(dialect_name: str) -> ReadPlan[bool]:
+    """Whether session ids sort by code point here, so that an id prefix is an index range."""
+    if dialect_name != "postgresql":
+        return True  # SQLite compares text with memcmp (BINARY): UTF-8 byte order is code point order
+    rows = yield statement(_collation)
+    return bool(rows) and str(rows[0][0]).lower() in _CODE_POINT_COLLATIONS
 
 
 def list_sessions_plan(
@@ -184,24 +225,39 @@ def list_sessions_plan(
     id_prefix: str | None = None,
     user_id: str | None = None,
     state: SessionState = SessionState.LIVE,
+    code_point_order: bool = False,
 ) -> ReadPlan[Listing[SessionRow]]:
     """The tenant's sessions newest first, live, deleted or both, optionally one user's and those whose
-    id starts with ``id_prefix``."""
+    id starts with ``id_prefix`` (case-sensitive; an index range when ``code_point_order``, which
+    ``code_point_order_plan`` tells, else a scan)."""
     _check_limit(limit)
     prefix = _check_filter("the id prefix", id_prefix)
     user = _check_filter("the user id", user_id)
-    return _list_sessions(tenant_id, before, limit, prefix, user, state)
+    return _list_sessions(tenant_id, before, limit, prefix, user, state, code_point_order)
 
 
 def _list_sessions(
-    tenant_id: int, before: int | None, limit: int, prefix: str | None, user: str | None, state: SessionState
+    tenant_id: int,
+    before: int | None,
+    limit: int,
+    prefix: str | None,
+    user: str | None,
+    state: SessionState,
+    code_point_order: bool,
 ) -> ReadPlan[Listing[SessionRow]]:
-    query = _SESSION_LISTINGS[(state, user is not None, prefix is not None)]
     params: dict[str, Any] = {"tenant_id": tenant_id, "before": before or 2**62, "limit": limit}
+    match = PrefixMatch.NONE
     if user is not None:
         params["user_id"] = user
     if prefix is not None:
-        params["prefix"] = _like_escaped(prefix) + "%"
+        high = successor(prefix)
+        if code_point_order and high is not None:
+            match = PrefixMatch.RANGE
+            params.update(low=prefix, high=high)
+        else:
+            match = PrefixMatch.LIKE
+            params["prefix"] = _like_escaped(prefix) + "%"
+    query = _SESSION_LISTINGS[(state, user is not None, match)]
     rows = yield statement(query, **params)
     items = [SessionRow(*row) for row in rows]
     return Listing(items, items[-1].id if len(items) == limit else None)

@@ -204,6 +204,7 @@ class AdminUI:
             secret or configured or secrets.token_bytes(32), settings.admin_session_hours * 3600
         )
         self.env = _environment()
+        self._code_point_order: bool | None = None  # read from the database on first use
         self.static = {name: _static(name) for name in STATIC}
         get: dict[str, Handler] = {
             "": self.dashboard,
@@ -549,6 +550,10 @@ class AdminUI:
             state = browse.SessionState(state_arg)
         except ValueError:
             raise BadRequestError("state must be live, deleted or all") from None
+        if self._code_point_order is None:
+            self._code_point_order = await self.db.aread_plan(
+                browse.code_point_order_plan(self.db.dialect_name)
+            )
         listing = await self.db.aread_plan(
             browse.list_sessions_plan(
                 ctx.tenant_id,
@@ -557,6 +562,7 @@ class AdminUI:
                 id_prefix=ctx.arg("prefix"),
                 user_id=ctx.arg("user"),
                 state=state,
+                code_point_order=self._code_point_order,
             )
         )
         filters = {"prefix": ctx.arg("prefix") or "", "user": ctx.arg("user") or "", "state": state.value}
