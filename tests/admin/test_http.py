@@ -250,3 +250,19 @@ def test_sign_in_goes_back_only_to_a_page_of_the_admin_site(site: Site) -> None:
                 "/admin/sign-in", data={"csrf": token, "key": site.keys["admin"], "next": target}
             )
             assert response.headers["location"] == landing, target
+
+
+def test_the_page_works_under_a_root_path(tmp_path: Path) -> None:
+    """Behind a proxy that serves chatmem under a prefix (and strips it, uvicorn's --root-path), links,
+    forms and the cookie carry the prefix."""
+    with (
+        live_server("sqlite", tmp_path, root_path="/memory", embeddings="off") as server,
+        httpx.Client(base_url=server.url) as client,
+    ):
+        client.post("/api/v1/sessions", json={"session_id": "rooted"}).raise_for_status()
+        page = client.get("/admin/sessions")
+        assert page.status_code == 200
+        assert 'href="/memory/admin/session?id=rooted"' in page.text
+        assert 'href="/memory/admin/static/admin.css"' in page.text
+        assert "path=/memory/admin;" in page.headers["set-cookie"].lower()
+        assert client.get("/admin/static/admin.css").status_code == 200
