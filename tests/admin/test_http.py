@@ -3,6 +3,7 @@ keys that are not admin keys, secrets in pages, tenants, bad input, and auth off
 
 from __future__ import annotations
 
+import re
 import uuid
 from pathlib import Path
 
@@ -266,3 +267,32 @@ def test_the_page_works_under_a_root_path(tmp_path: Path) -> None:
         assert 'href="/memory/admin/static/admin.css"' in page.text
         assert "path=/memory/admin;" in page.headers["set-cookie"].lower()
         assert client.get("/admin/static/admin.css").status_code == 200
+
+
+def test_every_search_type_gives_scored_results_that_link_to_their_message(tmp_path: Path) -> None:
+    """With the packaged local embedding model: similarity, mmr, text and hybrid, messages and summaries."""
+    with (
+        live_server("sqlite", tmp_path, embeddings="local", embeddings_preload=False) as server,
+        httpx.Client(base_url=server.url) as client,
+    ):
+        turns = ["I adore hiking in the Alps", "my cat sleeps all day", "the invoice is overdue", "ok"]
+        messages = [{"role": "user", "content": text} for text in turns]
+        httpx.post(f"{server.url}/api/v1/sessions/s/memory", json={"messages": messages}).raise_for_status()
+        for kind in ("similarity", "mmr", "text", "hybrid"):
+            page = client.get(
+                "/admin/search", params={"session": "s", "text": "mountain walks", "type": kind}
+            )
+            assert page.status_code == 200, (kind, page.text[:300])
+            if kind == "text":
+                continue  # no word in common
+            first = re.search(
+                r'class="score"[^>]*>([01]\.\d{3})</span>\s*<a class="hit" href="([^"]+)"', page.text
+            )
+            assert first, kind
+            assert "Alps" in page.text.split('class="hit"')[1].split("</a>")[0], kind
+            opened = client.get(first.group(2).replace("&amp;", "&"))
+            assert opened.status_code == 200 and "msg role-user focus" in opened.text
+        text = client.get("/admin/search", params={"session": "s", "text": "invoice", "type": "text"})
+        assert "the invoice is overdue" in text.text
+        summaries = client.get("/admin/search", params={"session": "s", "text": "x", "scope": "summary"})
+        assert summaries.status_code == 200 and "0 results" in summaries.text
