@@ -242,3 +242,28 @@ def test_main_pages_render_and_are_captured(page: Page, site: Site) -> None:
 
 def httpx_client(site: Site, key: str) -> httpx.Client:
     return httpx.Client(base_url=f"{site.url}/api/v1", headers={"Authorization": f"Bearer {key}"})
+
+
+def test_edit_a_users_metadata_then_delete_the_user_with_confirmation(page: Page, site: Site) -> None:
+    user = f"carol-{uuid.uuid4().hex[:8]}"
+    with site.api() as api:
+        api.post(
+            "/user", json={"user_id": user, "metadata": {"plan": "free", "team": "red"}}
+        ).raise_for_status()
+        api.post("/sessions", json={"session_id": f"{user}-s", "user_id": user}).raise_for_status()
+    sign_in(page, site, target=f"/admin/user?id={user}")
+    page.get_by_label("Edit metadata (JSON)").fill('{"plan": "pro", "team": null}')
+    page.get_by_role("button", name="Save metadata").click()
+    expect(page.get_by_role("status")).to_have_text("Metadata saved.")
+    with site.api() as api:
+        assert api.get(f"/user/{user}").json()["metadata"] == {"plan": "pro"}
+    page.get_by_role("link", name="Delete this user…").click()
+    expect(page.get_by_role("heading", name=f"Delete user {user}?")).to_be_visible()
+    page.get_by_role("link", name="Cancel").click()
+    expect(page.get_by_role("heading", name=f"User {user}")).to_be_visible()
+    page.get_by_role("link", name="Delete this user…").click()
+    page.get_by_role("button", name="Yes, delete user").click()
+    expect(page.get_by_role("status")).to_have_text("User deleted, and its sessions with it.")
+    with site.api() as api:
+        assert api.get(f"/user/{user}").status_code == 404
+        assert api.get(f"/sessions/{user}-s").status_code == 404
