@@ -45,10 +45,14 @@ def _ids(db: Database, prefix: str, *, code_point_order: bool, limit: int = 50) 
     return [row.session_id for row in listing.items]
 
 
-@pytest.mark.parametrize("code_point_order", [True, False], ids=["range", "like"])
+@pytest.mark.parametrize(
+    ("code_point_order", "few"), [(True, 2_000), (True, 1), (False, 2_000)], ids=["few", "range", "like"]
+)
 def test_an_id_prefix_keeps_exactly_the_ids_that_start_with_it_newest_first(
-    db: Database, code_point_order: bool
+    db: Database, code_point_order: bool, few: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Below the threshold the range is read and sorted, above it the sessions are walked newest first.
+    monkeypatch.setattr(browse, "FEW_IN_RANGE", few)
     for prefix in ("ab", "a%", "a_", "abc", "é", "ab\U0010ffff", "q", "A"):
         expected = [i for i in reversed(IDS) if i.startswith(prefix)]
         found = _ids(db, prefix, code_point_order=code_point_order)

@@ -155,8 +155,11 @@ _STATE_CONDITION = {SessionState.LIVE: LIVE_SESSION, SessionState.DELETED: DELET
 class PrefixMatch(enum.Enum):
     NONE = "none"
     # The ids between the prefix and its successor: an index range, exact where text sorts by code point
-    # (SQLite's BINARY, PostgreSQL's C collations).
+    # (SQLite's BINARY, PostgreSQL's C collations). RANGE walks the sessions newest first and keeps
+    # those in the range (for a prefix many sessions share); FEW reads the range and sorts it (for one
+    # that few share). A capped count of the range chooses.
     RANGE = "range"
+    FEW = "few"
     # LIKE 'prefix%': exact under any collation, but a scan of the tenant's sessions newest first.
     LIKE = "like"
 
@@ -169,15 +172,24 @@ def _session_listing(state: SessionState, *, user: bool, prefix: PrefixMatch) ->
         conditions.append(sessions.c.user_id == sa.bindparam("user_id"))
     if prefix is PrefixMatch.LIKE:
         conditions.append(sessions.c.session_id.like(sa.bindparam("prefix", type_=sa.Text), escape="\\"))
-    elif prefix is PrefixMatch.RANGE:
-        conditions.append(sessions.c.session_id >= sa.bindparam("low", type_=sa.Text))
-        conditions.append(sessions.c.session_id < sa.bindparam("high", type_=sa.Text))
-    return Prepared(
-        sa.select(*_SESSION_ROW)
-        .where(*conditions)
-        .order_by(sessions.c.id.desc())
-        .limit(sa.bindparam("limit"))
+    elif prefix in (PrefixMatch.RANGE, PrefixMatch.FEW):
+        conditions.append(_IN_RANGE)
+    # ``id + 0`` cannot be read from an index in order, so the planner reads the range and sorts it.
+    order = (sessions.c.id + 0).desc() if prefix is PrefixMatch.FEW else sessions.c.id.desc()
+    return Prepared(sa.select(*_SESSION_ROW).where(*conditions).order_by(order).limit(sa.bindparam("limit")))
+
+
+_IN_RANGE = sa.and_(
+    sessions.c.session_id >= sa.bindparam("low", type_=sa.Text),
+    sessions.c.session_id < sa.bindparam("high", type_=sa.Text),
+)
+# A range holding fewer sessions than this is read whole and sorted; a larger one is walked newest first.
+FEW_IN_RANGE = 2_000
+_range_size = Prepared(
+    sa.select(sa.func.count()).select_from(
+        sa.select(sessions.c.id).where(of_tenant(sessions), _IN_RANGE).limit(FEW_IN_RANGE).subquery()
     )
+)
 
 
 _SESSION_LISTINGS = {
@@ -252,8 +264,9 @@ def _list_sessions(
     if prefix is not None:
         high = successor(prefix)
         if code_point_order and high is not None:
-            match = PrefixMatch.RANGE
             params.update(low=prefix, high=high)
+            [(size,)] = yield statement(_range_size, tenant_id=tenant_id, low=prefix, high=high)
+            match = PrefixMatch.FEW if size < FEW_IN_RANGE else PrefixMatch.RANGE
         else:
             match = PrefixMatch.LIKE
             params["prefix"] = _like_escaped(prefix) + "%"
