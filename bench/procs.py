@@ -49,7 +49,7 @@ class ServerProcess:
                 raise RuntimeError(f"{self.name} exited: {self._log_path.read_text()[-2000:]}")
             try:
                 with socket.create_connection((HOST, self.port), timeout=1) as sock:
-                    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
                     if sock.recv(64).startswith(b"HTTP/1.1 200"):
                         return
             except OSError:

@@ -127,7 +127,8 @@ class LiveServer:
 
     def __enter__(self) -> LiveServer:
         self._thread.start()
-        deadline = time.monotonic() + 15
+        # Startup loads the embedding model (seconds the first time in a process, more on a busy machine).
+        deadline = time.monotonic() + 60
         while not self._server.started:
             if time.monotonic() > deadline or not self._thread.is_alive():
                 raise RuntimeError("chatmem test server did not start")

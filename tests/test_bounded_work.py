@@ -2,8 +2,9 @@
 loop (``/healthz`` keeps answering while they run), a summarizer whose cost is linear in what it reads,
 and connection limits that idle sockets cannot exhaust.
 
-The latency asserts are generous on purpose (the machine is shared, see TEAM.md): the target is
-/healthz under 100 ms; a stalled event loop showed up as whole seconds.
+No latency is asserted (the machine is shared and noisy): the tests check interleaving instead, that
+/healthz answers complete while a heavy request is in flight, which a stalled event loop prevents. The
+100 ms figure is measured by ``python -m bench.healthz_stall`` (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -21,8 +22,6 @@ from chatmem.enrich.summarizers import ExtractiveSummarizer
 from tests.support import LiveServer
 
 ServerFactory = Callable[..., AbstractContextManager[LiveServer]]
-# Generous against scheduling noise, far below the multi-second stalls of a blocked event loop.
-HEALTHZ_BUDGET_SECONDS = 1.0
 
 
 def test_pages_and_lastn_beyond_their_caps_are_400s(fresh_server: ServerFactory, sid: str) -> None:
@@ -43,23 +42,24 @@ def test_pages_and_lastn_beyond_their_caps_are_400s(fresh_server: ServerFactory,
 
 
 @contextmanager
-def healthz_probe(url: str) -> Iterator[list[float]]:
-    """Times /healthz over and over on its own connection while the block runs."""
-    latencies: list[float] = []
+def healthz_probe(url: str) -> Iterator[list[tuple[float, float]]]:
+    """Asks for /healthz over and over on its own connection while the block runs; yields the (sent,
+    answered) times of each answer."""
+    answers: list[tuple[float, float]] = []
     stop = threading.Event()
 
     def probe() -> None:
-        with httpx.Client(base_url=url, timeout=30) as client:
+        with httpx.Client(base_url=url, timeout=60) as client:
             while not stop.is_set():
                 start = time.perf_counter()
                 assert client.get("/healthz").text == "."
-                latencies.append(time.perf_counter() - start)
-                time.sleep(0.01)
+                answers.append((start, time.perf_counter()))
+                time.sleep(0.005)
 
     thread = threading.Thread(target=probe)
     thread.start()
     try:
-        yield latencies
+        yield answers
     finally:
         stop.set()
         thread.join()
@@ -67,32 +67,36 @@ def healthz_probe(url: str) -> Iterator[list[float]]:
 
 def test_healthz_answers_while_large_writes_and_reads_run(fresh_server: ServerFactory, sid: str) -> None:
     big = "word " * 450_000  # two of these: a 4.5 MB append, just under the 5 MiB body limit
-    durations: list[float] = []
+    windows: list[tuple[float, float]] = []
 
     def timed(call: Callable[[], httpx.Response]) -> httpx.Response:
         start = time.perf_counter()
         response = call()
-        durations.append(time.perf_counter() - start)
+        windows.append((start, time.perf_counter()))
         return response
 
     with (
         fresh_server(max_lastn=1000) as server,
         httpx.Client(base_url=f"{server.url}/api/v1", timeout=120) as api,
-        healthz_probe(server.url) as latencies,
+        healthz_probe(server.url) as answers,
     ):
         body = {"messages": [{"role": "h", "content": big}, {"role": "ai", "content": big}]}
         for _ in range(3):
             assert timed(lambda: api.post(f"/sessions/{sid}/memory", json=body)).text == "OK"
+        appends = list(windows)
         for _ in range(2):
             memory = timed(lambda: api.get(f"/sessions/{sid}/memory", params={"lastn": 1000}))
             assert len(memory.json()["messages"]) == 6
             assert len(timed(lambda: api.get(f"/sessions/{sid}/messages")).json()["messages"]) == 6
-    assert len(latencies) > 10, "the probe hardly ran"
-    slowest = sorted(latencies)[-3:]
-    # A loop held by the heavy requests would keep /healthz waiting about as long as they take (here
-    # seconds each); an occasional scheduling hiccup on the shared machine is not that.
-    assert sorted(latencies)[int(0.9 * len(latencies))] < 0.5, slowest
-    assert max(latencies) < max(HEALTHZ_BUDGET_SECONDS, max(durations) / 2), (slowest, max(durations))
+    # Each append spends far longer in the server than a /healthz round trip; had it held the event
+    # loop, no /healthz answer could both start and finish inside it, and the longest wait for one
+    # would be about as long as the heavy requests themselves, not a fraction of them.
+    for start, end in appends:
+        inside = [answer for answer in answers if start <= answer[0] and answer[1] <= end]
+        assert inside, f"no /healthz answer while a {end - start:.2f} s append ran"
+    longest_wait = max(answered - sent for sent, answered in answers)
+    longest_request = max(end - start for start, end in windows)
+    assert longest_wait < longest_request / 2, (longest_wait, longest_request)
 
 
 def test_the_extractive_summarizer_is_linear_in_the_sentences() -> None:

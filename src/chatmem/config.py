@@ -182,7 +182,7 @@ class Settings(BaseSettings):
     embeddings_batch_size: int = Field(default=64, ge=1)
     embeddings_preload: bool = Field(
         default=True,
-        description="load the local model in the background at server start, not on the first "
+        description="load the local model at server start, before taking requests, not on the first "
         "search or job (a cold load takes seconds)",
     )
     embed_summaries: bool = True

@@ -3,6 +3,10 @@
 tiktoken fetches its encoding files from the internet on first use. The ``bpe-openai`` package ships the
 same ``cl100k_base`` ranks file; we load it from there, check it against the hash tiktoken itself pins,
 and build the encoding directly, so counting works on an offline machine.
+
+The file is read from the package's directory without importing ``bpe_openai``: its ``__init__`` builds
+every encoding it ships (cl100k, o200k, voyage3), seconds of CPU under the GIL that stalled a serving
+event loop the first time a worker counted tokens.
 """
 
 from __future__ import annotations
@@ -10,8 +14,9 @@ from __future__ import annotations
 import base64
 import gzip
 import hashlib
+import importlib.util
 import threading
-from importlib import resources
+from pathlib import Path
 
 import tiktoken
 
@@ -34,8 +39,16 @@ _lock = threading.Lock()
 _encoding: tiktoken.Encoding | None = None
 
 
+def _bpe_openai_dir() -> Path:
+    # find_spec of a top-level package locates it without running its __init__.
+    spec = importlib.util.find_spec("bpe_openai")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the bpe-openai package (cl100k_base ranks for token counts) is not installed")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
 def _load_cl100k() -> tiktoken.Encoding:
-    packed = resources.files("bpe_openai.data").joinpath("cl100k_base.tiktoken.gz").read_bytes()
+    packed = (_bpe_openai_dir() / "data" / "cl100k_base.tiktoken.gz").read_bytes()
     raw = gzip.decompress(packed)
     digest = hashlib.sha256(raw).hexdigest()
     if digest != _CL100K_SHA256:
@@ -71,4 +84,8 @@ def count_message(role: str, content: str) -> int:
 
 def count_messages(pairs: list[tuple[str, str]]) -> list[int]:
     texts = [f"{role}: {content}" for role, content in pairs]
-    return [len(tokens) for tokens in encoding().encode_batch(texts, disallowed_special=())]
+    # One by one on purpose: encode_batch starts a pool of eight threads per call, which for the few
+    # messages of a job costs more than it saves, and its threads contend for the GIL with the server.
+    # tiktoken releases the GIL while it encodes.
+    enc = encoding()
+    return [len(enc.encode(text, disallowed_special=())) for text in texts]

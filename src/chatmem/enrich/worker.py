@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 
 from chatmem.base.metrics import ENRICH_JOBS, ENRICH_RUN_SECONDS
 from chatmem.config import Settings
-from chatmem.enrich import queue
+from chatmem.enrich import queue, tokens
 from chatmem.enrich.jobs import Enricher
 from chatmem.enrich.queue import Job
 from chatmem.store import Database
@@ -123,6 +123,7 @@ class WorkerPool:
     ) -> None:
         enricher = enricher or Enricher(db, settings)
         self.db = db
+        self.settings = settings
         self.workers = [Worker(db, settings, enricher=enricher, observer=observer) for _ in range(threads)]
         self._stop = threading.Event()
         self._threads = [
@@ -131,6 +132,10 @@ class WorkerPool:
         ]
 
     def start(self) -> None:
+        if self._threads and self.settings.token_counts:
+            # Built here, before the server takes requests: building it on a worker thread mid-traffic
+            # held the GIL long enough to stall the event loop (bench/healthz_stall.py).
+            tokens.encoding()
         for thread in self._threads:
             thread.start()
 

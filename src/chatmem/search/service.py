@@ -72,10 +72,11 @@ class Searcher:
             return self._embedder_factory(self.settings)
 
     def preload(self) -> None:
-        """Load the local model in a background thread, so the first search does not wait seconds."""
-        threading.Thread(target=self._load_model, name="chatmem-preload", daemon=True).start()
+        """Load the local model now, so the first search does not wait seconds.
 
-    def _load_model(self) -> None:
+        The server calls this before it takes requests. Loading in a background thread while serving
+        held the GIL for seconds (graph building and checking), stalling every request meanwhile.
+        """
         try:
             embedder = self.embedder
             if isinstance(embedder, LocalEmbedder):

@@ -6,11 +6,11 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import PlainTextResponse
 
-from chatmem.base.errors import BadRequestError
 from chatmem.memory import sessions, users
 from chatmem.models import CreateUserRequest, UpdateUserRequest
 from chatmem.portability.erase import erase_user
 from chatmem.server.deps import AppSettings, Caller, Db
+from chatmem.server.params import parse_bool
 from chatmem.server.responses import JSON, ok
 from chatmem.server.routes.paging import page_request, page_response
 from chatmem.server.wire import session_json, user_json
@@ -75,19 +75,11 @@ async def delete_user(
 ) -> PlainTextResponse | JSON:
     """Delete the user; its sessions are soft-deleted with all their messages. With ``erase=true``
     everything of the user is removed for good now, and the answer is the receipt (counts)."""
-    if _flag("erase", erase):
+    if parse_bool("erase", erase):
         receipt = await run_in_threadpool(erase_user, db, caller.tenant_id, user_id)
         return JSON(receipt.as_json())
     await db.awrite_plan(users.delete_user_plan(caller.tenant_id, user_id))
     return ok()
-
-
-def _flag(name: str, value: str | None) -> bool:
-    if value in (None, "", "false", "0"):
-        return False
-    if value in ("true", "1"):
-        return True
-    raise BadRequestError(f"{name} must be true or false")
 
 
 @router.get("/user/{user_id:id}/sessions", operation_id="get_user_sessions")
