@@ -63,6 +63,7 @@ class ChatmemLoader:
                 session_rows.append(
                     {
                         "id": pk,
+                        # Every row belongs to a tenant (migration 0006); the benchmarks use the default one.
                         "tenant_id": DEFAULT_TENANT_ID,
                         "session_id": session_id,
                         "uuid": uuid.uuid4(),

@@ -15,6 +15,15 @@ step "install chatmem and its dev tools into .venv"
 step "install the Zep SDK / LangChain compatibility environment (.venv-compat)"
 bash scripts/compat_venv.sh
 
+step "make sure Debian's Chromium is installed (the admin page's browser tests drive it with Playwright)"
+if [ ! -x /usr/bin/chromium ]; then
+    # Playwright never downloads a browser here: tests/admin launch /usr/bin/chromium.
+    export DEBIAN_FRONTEND=noninteractive
+    if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+
 step "make sure PostgreSQL answers on 127.0.0.1:5432"
 bash scripts/ensure_postgres.sh
 

@@ -8,6 +8,7 @@ import datetime as dt
 import ipaddress
 import logging
 import os
+import secrets
 import shutil
 import sys
 import tempfile
@@ -196,6 +197,10 @@ def serve(
     finally:
         db.dispose()
     _prepare_embeddings(settings)
+    if not settings.admin_secret.get_secret_value():
+        # One signing key for the admin page's session cookies, shared by every worker process (they
+        # inherit the environment); a restart signs everyone out.
+        os.environ["CHATMEM_ADMIN_SECRET"] = secrets.token_urlsafe(32)
     with _metrics_dir(settings):
         uvicorn.run(
             "chatmem.server.app:create_app",

@@ -60,6 +60,15 @@ class Settings(BaseSettings):
         default=SecretStr(""),
         description="HS256 secret of Zep-style JWTs (Zep's ZEP_AUTH_SECRET); empty: no JWTs",
     )
+    admin_ui: bool = Field(default=True, description="serve the admin web page at /admin (docs/admin.md)")
+    admin_secret: SecretStr = Field(
+        default=SecretStr(""),
+        description="key that signs the admin page's session cookies; empty: a random one per "
+        "`chatmem serve` (sessions end when it restarts)",
+    )
+    admin_session_hours: float = Field(
+        default=8, gt=0, le=24 * 30, description="an admin page sign-in lasts this long"
+    )
     cors_origins: str = Field(
         default="",
         description="comma-separated origins browsers may call from ('*' for any); empty: CORS off",

@@ -159,3 +159,24 @@ _touch = Prepared(
 def record_use_plan(used: dict[str, dt.datetime]) -> WritePlan[None]:
     """Set ``last_used_at`` of many keys in one transaction (the servers batch these)."""
     yield statement_many(_touch, [{"key_id": key_id, "used_at": at} for key_id, at in used.items()])
+
+
+_by_id = Prepared(
+    sa.select(api_keys.c.role, tenants.c.id, tenants.c.name)
+    .select_from(_with_tenant)
+    .where(
+        api_keys.c.id == sa.bindparam("key_id"),
+        api_keys.c.revoked_at.is_(None),
+        tenants.c.deleted_at.is_(None),
+    )
+)
+
+
+def principal_of_key_plan(key_id: str) -> ReadPlan[Principal | None]:
+    """The principal of a live key of a live tenant by its public id (the admin page's signed session
+    holds the id, never the key): None once the key is revoked or its tenant deleted."""
+    rows = yield statement(_by_id, key_id=key_id)
+    if not rows:
+        return None
+    role, tenant_id, tenant = rows[0]
+    return Principal(tenant_id, tenant, Role.parse(role), key_id)

@@ -13,6 +13,7 @@ from chatmem.base import clock
 from chatmem.base.errors import BadRequestError, NotFoundError
 from chatmem.store import Database
 from chatmem.store.live import LIVE_SESSION, soft_delete
+from chatmem.store.prepared import Prepared, ReadPlan, statement
 from chatmem.store.tables import DEFAULT_TENANT, api_keys, sessions, tenants, users
 
 # Tenant names appear in CLI arguments, JWT claims and URLs: keep them plain.
@@ -97,3 +98,12 @@ def delete_tenant(db: Database, name: str) -> None:
         conn.execute(sa.update(sessions).where(of_tenant).values(user_id=sa.null()))
         conn.execute(sa.delete(users).where(users.c.tenant_id == found.id))
         revision.bump(conn)
+
+
+_live_by_name = Prepared(sa.select(*_COLUMNS).where(tenants.c.name == sa.bindparam("name"), _live))
+
+
+def find_tenant_plan(name: str) -> ReadPlan[TenantRecord | None]:
+    """The live tenant called ``name``, or None (the admin page's tenant switcher)."""
+    rows = yield statement(_live_by_name, name=name)
+    return TenantRecord(*rows[0]) if rows else None

@@ -18,6 +18,7 @@ from chatmem.search.service import Searcher
 from chatmem.search.vectors import single_threaded_blas
 from chatmem.server import access_log as access
 from chatmem.server import guard
+from chatmem.server.admin_ui import AdminUI, admin_dispatch
 from chatmem.server.auth import Authenticator, AuthMiddleware
 from chatmem.server.docs import install_docs
 from chatmem.server.errors import install_error_handlers
@@ -114,6 +115,17 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         else None
     )
 
+    admin_page = (
+        AdminUI(
+            database,
+            settings,
+            searcher,
+            allowed_hosts=guard.allowed_hosts(settings.allowed_hosts, settings.host),
+        )
+        if settings.admin_ui
+        else None
+    )
+
     def transport(inner: ASGIApp) -> ASGIApp:
         fast = FastRoutes(database, settings) if settings.fast_path else None
         # Auth in front of the fast path, so no request reaches a route unauthenticated.
@@ -138,6 +150,10 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
                 allow_headers=["Authorization", "Content-Type"],
                 expose_headers=["X-Next-Cursor", "Link", "X-Zep-Version", "X-Request-Id"],
             )
+        if admin_page is not None:
+            # The admin page signs its browsers in itself (a cookie, not a bearer token): in front of
+            # the API's auth and transport layers, which it does not pass through.
+            outer = admin_dispatch(outer, admin_page)
         # Outermost: every request gets its id, its metrics and its access line, refused ones too.
         return ObserveMiddleware(
             outer, metrics=settings.metrics, access_log=access_log, auth_on=authenticator is not None
