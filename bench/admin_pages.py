@@ -119,7 +119,9 @@ def populate(db: Database, session_count: int, log: Callable[[str], None]) -> No
         )
         # A queue with work in it: queued jobs spread over the sessions and a few dead ones.
         step_pk = max(1, top // QUEUED_JOBS)
-        jobs = [job_row(pk, Kind.INGEST, 1, 2, now) for pk in range(1, top + 1, step_pk)][:QUEUED_JOBS]
+        jobs = [job_row(DEFAULT_TENANT_ID, pk, Kind.INGEST, 1, 2, now) for pk in range(1, top + 1, step_pk)][
+            :QUEUED_JOBS
+        ]
         for job in jobs:
             job["last_error"] = None
         for job in jobs[:DEAD_JOBS]:

@@ -340,7 +340,9 @@ def _in_context(
     dims = int(embedded.vector.shape[0])
     cosine: dict[Key, float] = {}
     for session, block in zip(
-        sessions, cache.blocks(conn, target, sessions, embedded.model, dims), strict=True
+        sessions,
+        cache.blocks(conn, target, scope.within.tenant_id, sessions, embedded.model, dims),
+        strict=True,
     ):
         live = block.above(session.floor_seq)
         seqs = sorted({seq + step for pk, seq in pool if pk == session.pk for step in (-1, 0, 1)})
