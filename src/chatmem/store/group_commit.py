@@ -23,6 +23,7 @@ What each caller sees is unchanged:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import queue
@@ -115,9 +116,16 @@ class GroupCommitter:
                     stop = True
                     break
                 group.append(more)
-            self._write(group)
+            try:
+                self._write(group)
+            except BaseException as exc:  # the thread must outlive any one group: callers wait on it
+                log.exception("group commit writer error")
+                for pending in group:
+                    pending.error = pending.error or exc
             for pending in group:
-                pending.loop.call_soon_threadsafe(_settle, pending.future, pending.value, pending.error)
+                # A closed event loop (its caller gone) raises RuntimeError: nobody waits for that answer.
+                with contextlib.suppress(RuntimeError):
+                    pending.loop.call_soon_threadsafe(_settle, pending.future, pending.value, pending.error)
             if stop:
                 return
 
@@ -134,8 +142,6 @@ class GroupCommitter:
                 if pending.error is None:
                     pending.error = exc
                     pending.value = None
-            if not isinstance(exc, Exception):
-                raise
             return
         self.groups += 1
         self.plans += sum(1 for pending in group if pending.error is None)
