@@ -2,11 +2,8 @@
 
 tiktoken fetches its encoding files from the internet on first use. The ``bpe-openai`` package ships the
 same ``cl100k_base`` ranks file; we load it from there, check it against the hash tiktoken itself pins,
-and build the encoding directly, so counting works on an offline machine.
-
-The file is read from the package's directory without importing ``bpe_openai``: its ``__init__`` builds
-every encoding it ships (cl100k, o200k, voyage3), seconds of CPU under the GIL that stalled a serving
-event loop the first time a worker counted tokens.
+and build the encoding directly (without importing ``bpe_openai``: see ``_ranks_file``), so counting works
+on an offline machine.
 """
 
 from __future__ import annotations

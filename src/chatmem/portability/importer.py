@@ -10,7 +10,7 @@ Users and sessions already in the tenant are updated from the dump when the dump
 newer (metadata, names, a session's owner and deleted state); messages likewise (metadata, token
 count). docs/portability.md has the rules.
 
-Speed: a batch's messages go in with one statement per dialect, built from ``MESSAGE_COLUMNS`` and
+Speed: a batch's messages go in with one statement per dialect, built from ``INSERTED_MESSAGE_COLUMNS`` and
 ``_Writer._message_row`` (the one place to add a column): SQLite an ``executemany`` per session,
 PostgreSQL one ``INSERT ... SELECT FROM unnest(arrays)`` for the whole batch. Both run on the raw
 DB-API cursor of the batch's transaction, with values already in the driver's form. A second thread
@@ -42,19 +42,9 @@ from chatmem.store.tables import message_embeddings, messages, sessions, summari
 # Lines per transaction: large enough to amortize a commit, small enough to hold briefly.
 BATCH = 5000
 
-# The columns the bulk message insert writes, in the order of the values of ``_Writer._message_row``.
-MESSAGE_COLUMNS = (
-    "tenant_id",
-    "session_pk",
-    "seq",
-    "uuid",
-    "role",
-    "content",
-    "metadata",
-    "token_count",
-    "created_at",
-    "updated_at",
-)
+# The columns the bulk message insert writes: every column of ``messages``, in the table's order, which
+# is the order of the values of ``_Writer._message_row``.
+INSERTED_MESSAGE_COLUMNS = tuple(messages.c.keys())
 
 
 @dataclass(slots=True)
@@ -215,14 +205,14 @@ class _MessageInsert:
     """The bulk insert of messages, on the raw DB-API cursor, with the driver's own value types."""
 
     def __init__(self, dialect_name: str) -> None:
-        names = ", ".join(MESSAGE_COLUMNS)
+        names = ", ".join(INSERTED_MESSAGE_COLUMNS)
         self.sqlite = dialect_name == "sqlite"
         if self.sqlite:
-            marks = ", ".join("?" for _ in MESSAGE_COLUMNS)
+            marks = ", ".join("?" for _ in INSERTED_MESSAGE_COLUMNS)
             self.sql = f"INSERT INTO messages ({names}) VALUES ({marks}) ON CONFLICT DO NOTHING"
         else:
             pg = postgresql.dialect()  # type: ignore[no-untyped-call]
-            types = [messages.c[name].type.compile(dialect=pg) for name in MESSAGE_COLUMNS]
+            types = [messages.c[name].type.compile(dialect=pg) for name in INSERTED_MESSAGE_COLUMNS]
             # %b: binary arrays (psycopg's text arrays escape every string with a regex).
             arrays = ", ".join(f"%b::{kind}[]" for kind in types)
             # One statement for the whole batch; it answers how many rows each session got.
@@ -268,7 +258,7 @@ class _Writer:
         self.inserts = _MessageInsert(db.dialect_name)
 
     def _message_row(self, pk: int, m: fmt.MessageLine) -> tuple[Any, ...]:
-        """A message's values in the order of MESSAGE_COLUMNS."""
+        """A message's values in the order of INSERTED_MESSAGE_COLUMNS."""
         i = self.inserts
         metadata = None if m.metadata is None else json_text(m.metadata)
         created, updated = i.time(m.created_at), i.time(m.updated_at)

@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import logging
 import queue
 import threading
 from collections.abc import Callable
@@ -36,7 +35,6 @@ from typing import Any, TypeVar
 from chatmem.store.prepared import Done, RawTransaction, WritePlan, drive, first_step, run_step
 
 T = TypeVar("T")
-log = logging.getLogger(__name__)
 
 # A group's size is bounded so that one commit never holds the writer for long.
 MAX_GROUP = 64
@@ -116,12 +114,7 @@ class GroupCommitter:
                     stop = True
                     break
                 group.append(more)
-            try:
-                self._write(group)
-            except BaseException as exc:  # the thread must outlive any one group: callers wait on it
-                log.exception("group commit writer error")
-                for pending in group:
-                    pending.error = pending.error or exc
+            self._write(group)  # never raises: every failure lands on the group's plans
             for pending in group:
                 # A closed event loop (its caller gone) raises RuntimeError: nobody waits for that answer.
                 with contextlib.suppress(RuntimeError):
@@ -138,6 +131,7 @@ class GroupCommitter:
                     for pending in group:
                         self._run_in_savepoint(conn, pending)
         except BaseException as exc:  # BEGIN, a savepoint or the COMMIT failed: nothing was stored
+            # Kept on the plans, not raised: the thread must outlive any one group, callers wait on it.
             for pending in group:
                 if pending.error is None:
                     pending.error = exc
