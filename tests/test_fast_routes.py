@@ -130,7 +130,7 @@ def test_an_unavailable_database_is_a_503_with_a_json_message(
     async def unavailable(plan: object) -> None:
         raise psycopg.OperationalError("connection refused")
 
-    monkeypatch.setattr(db, "awrite_plan", unavailable)
+    monkeypatch.setattr(db, "awrite", unavailable)
     handled, status, answer = call(db, "/api/v1/sessions/s1/memory", body("x"))
     assert (handled, status) == (True, 503)
     assert orjson.loads(answer) == {"message": "the database is unavailable; retry the request"}

@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +25,9 @@ import sqlalchemy as sa
 from chatmem.memory import messages
 from chatmem.memory.records import NewMessage
 from chatmem.store import Database
-from chatmem.store.prepared import Prepared, WritePlan, statement
+from chatmem.store.prepared import Batchable, Prepared, WritePlan, statement
 from chatmem.store.tables import DEFAULT_TENANT_ID
+from chatmem.store.tables import enrich_jobs as jobs
 from chatmem.store.tables import sessions as sessions_table
 from tests.support import database_url, free_port, migrated
 
@@ -105,6 +106,126 @@ def test_a_retried_uuid_is_stored_once_within_a_group_and_across_groups(backend:
         stored = _stored(db, "r")
         assert stored.count("once") == 1
         assert sorted(stored) == sorted(["once", *(f"other {n}" for n in range(10))])
+
+
+# --- batched appends (the fast path's form of an append) -------------------------------------------------
+
+
+def _work(db: Database, session_id: str, content: str) -> WritePlan[None] | Batchable[Any]:
+    return messages.add_messages_work(
+        db.dialect_name, TENANT, session_id, [NewMessage(role="human", content=content)]
+    )
+
+
+def _jobs(db: Database) -> list[tuple[int, int, int]]:
+    with db.read() as conn:
+        return [
+            tuple(row) for row in conn.execute(sa.select(jobs.c.session_pk, jobs.c.seq_lo, jobs.c.seq_hi))
+        ]
+
+
+def test_appends_written_together_store_every_message_in_order_with_one_job_per_session(
+    tmp_path: Path,
+) -> None:
+    with migrated("sqlite", tmp_path) as db:
+        assert db.group_commit is not None
+        works = [_work(db, f"b-{n % 8}", f"m{n}") for n in range(400)]
+        assert all(isinstance(work, Batchable) for work in works)
+
+        async def together() -> list[Any]:
+            return await asyncio.gather(*(db.awrite(work) for work in works), return_exceptions=True)
+
+        assert asyncio.run(together()) == [None] * 400
+        assert db.group_commit.plans == 400
+        groups = db.group_commit.groups
+        assert groups < 400
+        for session in range(8):
+            assert _stored(db, f"b-{session}") == [f"m{n}" for n in range(session, 400, 8)]
+        # Every stored message is covered by exactly one ingest job, and a group queued one job per
+        # session it appended to, not one per append.
+        stored_jobs = _jobs(db)
+        assert len(stored_jobs) < 400
+        covered = sorted((pk, seq) for pk, lo, hi in stored_jobs for seq in range(lo, hi + 1))
+        assert len(covered) == len(set(covered)) == 400
+        assert {seq for _, seq in covered} == set(range(1, 51))
+
+
+_inserted = Prepared(sa.update(sessions_table).values(metadata=sa.bindparam("m", type_=sa.JSON)))
+
+
+def _tag(item: str) -> WritePlan[None]:
+    if item == "bad":
+        yield statement(_inserted, m={"poisoned": True})  # written, then undone by the savepoint
+        raise ValueError("this one fails")
+    yield from messages.add_messages_plan("sqlite", TENANT, item, [NewMessage(role="human", content=item)])
+
+
+def _tags_together(items: Sequence[str]) -> WritePlan[None]:
+    for item in items:
+        yield from _tag(item)
+
+
+def test_a_failing_batch_is_made_again_one_by_one_and_only_the_bad_write_fails(tmp_path: Path) -> None:
+    with migrated("sqlite", tmp_path) as db:
+        assert db.group_commit is not None
+        items = [f"t-{n}" for n in range(30)]
+        items.insert(15, "bad")
+
+        async def together() -> list[Any]:
+            return await asyncio.gather(
+                *(db.awrite(Batchable(item, _tag, _tags_together)) for item in items), return_exceptions=True
+            )
+
+        results = asyncio.run(together())
+        assert isinstance(results[15], ValueError)
+        assert [r for i, r in enumerate(results) if i != 15] == [None] * 30
+        assert db.group_commit.groups < 31  # they did share groups, so the batch path was taken
+        for item in items:
+            if item != "bad":
+                assert _stored(db, item) == [item]
+        with db.read() as conn:
+            metadata = conn.execute(sa.select(sessions_table.c.metadata)).scalars().all()
+        assert all(not (m or {}).get("poisoned") for m in metadata)
+
+
+def test_other_threads_write_on_the_writer_thread_between_groups(tmp_path: Path) -> None:
+    with migrated("sqlite", tmp_path) as db:
+        assert db.group_commit is not None
+        seen: list[str] = []
+
+        def write(conn: sa.Connection) -> int:
+            seen.append(threading.current_thread().name)
+            return int(conn.execute(sa.update(sessions_table).values(metadata={"by": "thread"})).rowcount)
+
+        def boom(conn: sa.Connection) -> None:
+            conn.execute(sa.update(sessions_table).values(metadata={"by": "boom"}))
+            raise RuntimeError("rolled back")
+
+        async def appends() -> None:
+            await asyncio.gather(*(db.awrite(_work(db, f"w-{n % 4}", f"m{n}")) for n in range(200)))
+
+        results: list[int] = []
+        errors: list[BaseException] = []
+
+        def other_thread() -> None:
+            for _ in range(20):
+                results.append(db.write_with(write))
+                try:
+                    db.write_with(boom)
+                except RuntimeError as exc:
+                    errors.append(exc)
+
+        thread = threading.Thread(target=other_thread)
+        thread.start()
+        asyncio.run(appends())
+        thread.join(timeout=60)
+        assert not thread.is_alive()
+        assert set(seen) == {"chatmem-writer"}
+        assert len(results) == 20 and len(errors) == 20
+        with db.read() as conn:
+            metadata = conn.execute(sa.select(sessions_table.c.metadata)).scalars().all()
+        assert all((m or {}).get("by") != "boom" for m in metadata)
+        assert sum(len(_stored(db, f"w-{n}")) for n in range(4)) == 200
 
 
 # --- kill -9 under load ----------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import random
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -50,7 +51,8 @@ def claim(db: Database, *, limit: int, lease_seconds: float) -> list[Job]:
     """Lease up to ``limit`` due jobs to the caller."""
     now = clock.now()
     token = uuid.uuid4()
-    with db.write() as conn:
+
+    def lease(conn: sa.Connection) -> Sequence[Any]:
         rows = conn.execute(
             sa.select(
                 enrich_jobs.c.tenant_id,
@@ -67,7 +69,7 @@ def claim(db: Database, *, limit: int, lease_seconds: float) -> list[Job]:
             .with_for_update(skip_locked=True)
         ).all()
         if not rows:
-            return []
+            return rows
         conn.execute(
             sa.update(enrich_jobs)
             .where(
@@ -83,6 +85,9 @@ def claim(db: Database, *, limit: int, lease_seconds: float) -> list[Job]:
                 updated_at=now,
             )
         )
+        return rows
+
+    rows = db.write_with(lease)
     return [
         Job(
             tenant_id=r.tenant_id,
@@ -109,9 +114,20 @@ def _mine(job: Job) -> sa.ColumnElement[bool]:
 
 
 def complete(conn: sa.Connection, jobs: Sequence[Job]) -> None:
-    """Delete finished jobs, inside the transaction that wrote their results."""
+    """Delete finished jobs, inside the transaction that wrote their results: one statement per lease
+    (the jobs of one claim share its token)."""
+    by_token: dict[uuid.UUID, list[Job]] = {}
     for job in jobs:
-        conn.execute(sa.delete(enrich_jobs).where(_mine(job)))
+        by_token.setdefault(job.claim_token, []).append(job)
+    for token, held in by_token.items():
+        conn.execute(
+            sa.delete(enrich_jobs).where(
+                enrich_jobs.c.claim_token == token,
+                sa.tuple_(enrich_jobs.c.tenant_id, enrich_jobs.c.session_pk, enrich_jobs.c.id).in_(
+                    [(job.tenant_id, job.session_pk, job.id) for job in held]
+                ),
+            )
+        )
 
 
 def release(db: Database, jobs: Sequence[Job]) -> int:
@@ -122,8 +138,9 @@ def release(db: Database, jobs: Sequence[Job]) -> int:
     if not jobs:
         return 0
     now = clock.now()
-    released = 0
-    with db.write() as conn:
+
+    def hand_back(conn: sa.Connection) -> int:
+        released = 0
         for job in jobs:
             released += conn.execute(
                 sa.update(enrich_jobs)
@@ -136,7 +153,9 @@ def release(db: Database, jobs: Sequence[Job]) -> int:
                     updated_at=now,
                 )
             ).rowcount
-    return released
+        return released
+
+    return db.write_with(hand_back)
 
 
 def backoff_seconds(attempts: int, *, base: float, cap: float) -> float:
@@ -159,8 +178,7 @@ def fail(
         values["run_at"] = now + dt.timedelta(
             seconds=backoff_seconds(job.attempts, base=retry_base, cap=retry_cap)
         )
-    with db.write() as conn:
-        conn.execute(sa.update(enrich_jobs).where(_mine(job)).values(values))
+    db.write_with(lambda conn: conn.execute(sa.update(enrich_jobs).where(_mine(job)).values(values)))
     return State.DEAD if dead else State.QUEUED
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,9 +18,10 @@ from chatmem.base.validation import check_id, check_json, check_text
 from chatmem.memory.metadata import checked_patch, merge_patch
 from chatmem.memory.paging import NO_LIMIT
 from chatmem.memory.records import MemoryRecord, MessagePage, NewMessage
-from chatmem.store.jobs import ingest_job, ingest_job_from
+from chatmem.store.jobs import ingest_job, ingest_job_from, ingest_jobs
 from chatmem.store.live import LIVE_SESSION, above_floor, live
 from chatmem.store.prepared import (
+    Batchable,
     Prepared,
     ReadPlan,
     WritePlan,
@@ -181,6 +184,75 @@ def add_messages_plan(
     return _append(tenant_id, session_id, new)
 
 
+def add_messages_work(
+    dialect_name: str, tenant_id: int, session_id: str, new: Sequence[NewMessage]
+) -> WritePlan[None] | Batchable[Append]:
+    """``add_messages_plan``, or on SQLite, for an append without client uuids, the same append as a
+    ``Batchable``: the group-commit writer makes the appends that arrive together with one insert of
+    all their messages and one of their jobs (``_appends_together``). Bad input is refused here."""
+    plan = add_messages_plan(dialect_name, tenant_id, session_id, new)
+    if dialect_name != "sqlite" or not new or any(message.uuid is not None for message in new):
+        return plan
+    plan.close()  # never started: the batchable form replaces it
+    return Batchable(Append(tenant_id, session_id, new), _append_alone, _appends_together)
+
+
+@dataclass(frozen=True, slots=True)
+class Append:
+    tenant_id: int
+    session_id: str
+    new: Sequence[NewMessage]
+
+
+def _append_alone(append: Append) -> WritePlan[None]:
+    return _append(append.tenant_id, append.session_id, append.new)
+
+
+def _appends_together(appends: Sequence[Append]) -> WritePlan[None]:
+    """Several appends (none with client uuids), in their order, as their single plans would make them:
+    each upserts its session and reserves its ``seq`` block in turn; then one multi-row insert of all
+    their messages and one of their ingest jobs, one job per session (a session's blocks are adjacent,
+    being reserved one after the other in this transaction)."""
+    ts = clock.now()
+    rows: list[dict[str, Any]] = []
+    spans: dict[tuple[int, int], list[int]] = {}
+    for append in appends:
+        count = len(append.new)
+        [(session_pk, last_seq)] = yield statement(
+            _upsert_session,
+            tenant_id=append.tenant_id,
+            session_id=append.session_id,
+            uuid=uuid.uuid4(),
+            ts=ts,
+            count=count,
+        )
+        rows.extend(_message_rows(append.tenant_id, session_pk, last_seq - count + 1, append.new, ts))
+        spans.setdefault((append.tenant_id, session_pk), [last_seq - count + 1, last_seq])[1] = last_seq
+    if rows:
+        yield statement_many(_insert_message, rows)
+        yield ingest_jobs([(tenant, pk, lo, hi) for (tenant, pk), (lo, hi) in spans.items()], ts)
+
+
+def _message_rows(
+    tenant_id: int, session_pk: int, first_seq: int, new: Sequence[NewMessage], ts: dt.datetime
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "tenant_id": tenant_id,
+            "session_pk": session_pk,
+            "seq": first_seq + index,
+            "uuid": message.uuid or uuid.uuid4(),
+            "role": message.role,
+            "content": message.content,
+            "metadata": message.metadata,
+            "token_count": message.token_count,
+            "created_at": ts,
+            "updated_at": ts,
+        }
+        for index, message in enumerate(new)
+    ]
+
+
 def _append_in_one_statement(tenant_id: int, session_id: str, new: Sequence[NewMessage]) -> WritePlan[None]:
     yield statement_alone(
         append_statement,
@@ -200,21 +272,7 @@ def _append(tenant_id: int, session_id: str, new: Sequence[NewMessage]) -> Write
     [(session_pk, last_seq)] = yield statement(
         _upsert_session, tenant_id=tenant_id, session_id=session_id, uuid=uuid.uuid4(), ts=ts, count=count
     )
-    rows = [
-        {
-            "tenant_id": tenant_id,
-            "session_pk": session_pk,
-            "seq": last_seq - count + 1 + index,
-            "uuid": message.uuid or uuid.uuid4(),
-            "role": message.role,
-            "content": message.content,
-            "metadata": message.metadata,
-            "token_count": message.token_count,
-            "created_at": ts,
-            "updated_at": ts,
-        }
-        for index, message in enumerate(new)
-    ]
+    rows = _message_rows(tenant_id, session_pk, last_seq - count + 1, new, ts)
     if any(message.uuid is not None for message in new):
         rows = yield from _without_stored(tenant_id, session_pk, rows)
         if len(rows) < count:

@@ -38,7 +38,7 @@ from chatmem.server.params import parse_lastn
 from chatmem.server.responses import JSON, ok
 from chatmem.server.wire import memory_json, new_messages
 from chatmem.store import Database
-from chatmem.store.prepared import WritePlan
+from chatmem.store.prepared import Batchable, WritePlan
 
 # The path as the transport middleware leaves it: one segment per id, ``%2F``/``%25`` still encoded.
 _MEMORY_PATH = re.compile(r"/api/v1/sessions/([^/]+)/memory")
@@ -90,7 +90,7 @@ class FastRoutes:
             return False
         try:
             if method == "POST":
-                await self.db.awrite_plan(write)
+                await self.db.awrite(write)
                 response: Response = ok()
             else:
                 memory = await self.db.aread_plan(read, rows=count or self.window)
@@ -100,6 +100,8 @@ class FastRoutes:
         await response(scope, _no_body, send)
         return True
 
-    def _append_plan(self, tenant_id: int, session_id: str, parsed: Any) -> WritePlan[None]:
+    def _append_plan(
+        self, tenant_id: int, session_id: str, parsed: Any
+    ) -> WritePlan[None] | Batchable[messages.Append]:
         new = new_messages(AddMemoryRequest.model_validate(parsed))
-        return messages.add_messages_plan(self.db.dialect_name, tenant_id, session_id, new)
+        return messages.add_messages_work(self.db.dialect_name, tenant_id, session_id, new)

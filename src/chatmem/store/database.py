@@ -14,7 +14,7 @@ processes can share one database. The hot routes' plans run on a second, async p
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, TypeVar
@@ -30,6 +30,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from chatmem.base.json import json_text
 from chatmem.store.group_commit import GroupCommitter
 from chatmem.store.prepared import (
+    Batchable,
     Done,
     Plan,
     RawTransaction,
@@ -149,6 +150,18 @@ class Database:
         with self._writer.begin() as conn:
             yield conn
 
+    def write_with(self, run: Callable[[Connection], T]) -> T:
+        """``run(conn)`` in a ``write`` transaction, its result returned once committed.
+
+        For the threads that write beside the requests (the enrichment workers): on SQLite with group
+        commit the transaction runs on the writer thread, between two groups of appends, instead of on
+        the caller's thread (why: ``chatmem.store.group_commit``). ``run`` must not start another write.
+        """
+        if self.group_commit is not None:
+            return self.group_commit.call(run, self.write)
+        with self.write() as conn:
+            return run(conn)
+
     @contextmanager
     def write_raw(self) -> Iterator[RawTransaction]:
         """A read-write transaction for prepared statements only (``chatmem.store.prepared.run``).
@@ -230,6 +243,16 @@ class Database:
         if self.is_sqlite:
             return await anyio.to_thread.run_sync(self.write_plan, plan)
         return await self._adrive(plan, transaction=True)
+
+    async def awrite(self, work: WritePlan[None] | Batchable[Any]) -> None:
+        """``awrite_plan`` for a write that may be ``Batchable``: with group commit, the writer makes it
+        together with the others of its kind that arrived with it; otherwise alone."""
+        if not isinstance(work, Batchable):
+            await self.awrite_plan(work)
+        elif self.group_commit is not None:
+            await self.group_commit.submit_batchable(work)
+        else:
+            await self.awrite_plan(work.single(work.item))
 
     async def _adrive(self, plan: Plan[T], *, transaction: bool) -> T:
         first = first_step(plan)

@@ -18,11 +18,19 @@ What each caller sees is unchanged:
 - **Durability** is SQLite's for the commit (WAL, ``synchronous=NORMAL``): an acknowledged write
   survives a killed process; after a power loss the last commits before the crash may be gone
   (docs/architecture.md, "Durability").
+
+The same thread also runs the other writers of the process, the enrichment workers, through ``call``:
+each call is a transaction of its own, run between two groups. Left to their own threads, the workers
+(niced, so that their model does not take the requests' CPU) held SQLite's one write connection while
+the scheduler preferred every other thread, and the appends waited for a low-priority thread to finish
+its statements; on the writer thread their statements run at the requests' priority, and nobody holds
+the connection while it waits for the CPU.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import itertools
 import queue
@@ -30,9 +38,9 @@ import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from chatmem.store.prepared import Done, RawTransaction, WritePlan, drive, first_step, run_step
+from chatmem.store.prepared import Batchable, Done, RawTransaction, WritePlan, drive, first_step, run_step
 
 T = TypeVar("T")
 
@@ -42,11 +50,20 @@ MAX_GROUP = 64
 
 @dataclass(slots=True)
 class _Pending:
-    plan: WritePlan[Any]
+    work: WritePlan[Any] | Batchable[Any]
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[Any]
     value: Any = None
     error: BaseException | None = field(default=None)
+
+
+@dataclass(slots=True)
+class _Call:
+    """A transaction of a thread that is not an event loop's: ``run`` inside ``transaction``."""
+
+    run: Callable[[Any], Any]
+    transaction: Callable[[], AbstractContextManager[Any]]
+    future: concurrent.futures.Future[Any]
 
 
 def _settle(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
@@ -66,7 +83,7 @@ class GroupCommitter:
     ) -> None:
         self._transaction = transaction
         self._max_group = max_group
-        self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Pending | _Call | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self._savepoints = itertools.count()
@@ -81,6 +98,27 @@ class GroupCommitter:
         self._ensure_thread()
         self._queue.put(pending)
         result: T = await pending.future
+        return result
+
+    async def submit_batchable(self, work: Batchable[Any]) -> None:
+        """``submit`` for a write that the writer may make together with others of its kind: consecutive
+        ones in a group are made by one ``batch`` plan; if that fails, each alone by its ``single``."""
+        loop = asyncio.get_running_loop()
+        pending = _Pending(work, loop, loop.create_future())
+        self._ensure_thread()
+        self._queue.put(pending)
+        await pending.future
+
+    def call(self, run: Callable[[Any], T], transaction: Callable[[], AbstractContextManager[Any]]) -> T:
+        """From any thread but the writer's: ``run(conn)`` inside ``transaction()`` on the writer thread,
+        between two groups; its result (or its exception) once that transaction has ended."""
+        if threading.current_thread() is self._thread:  # a call made by a call: it is already here
+            with transaction() as conn:
+                return run(conn)
+        pending = _Call(run, transaction, concurrent.futures.Future())
+        self._ensure_thread()
+        self._queue.put(pending)
+        result: T = pending.future.result()
         return result
 
     def close(self) -> None:
@@ -103,33 +141,58 @@ class GroupCommitter:
             first = self._queue.get()
             if first is None:
                 return
-            group = [first]
+            group: list[_Pending] = []
+            calls: list[_Call] = []
             stop = False
-            while len(group) < self._max_group:
+            item: _Pending | _Call | None = first
+            while True:
+                if isinstance(item, _Call):
+                    calls.append(item)
+                elif item is not None:
+                    group.append(item)
+                if len(group) >= self._max_group:
+                    break
                 try:
-                    more = self._queue.get_nowait()
+                    item = self._queue.get_nowait()
                 except queue.Empty:
                     break
-                if more is None:
+                if item is None:
                     stop = True
                     break
-                group.append(more)
-            self._write(group)  # never raises: every failure lands on the group's plans
-            for pending in group:
-                # A closed event loop (its caller gone) raises RuntimeError: nobody waits for that answer.
-                with contextlib.suppress(RuntimeError):
-                    pending.loop.call_soon_threadsafe(_settle, pending.future, pending.value, pending.error)
+            if group:
+                self._write(group)  # never raises: every failure lands on the group's plans
+                for pending in group:
+                    # A closed event loop (its caller gone) raises RuntimeError: nobody waits for that.
+                    with contextlib.suppress(RuntimeError):
+                        pending.loop.call_soon_threadsafe(
+                            _settle, pending.future, pending.value, pending.error
+                        )
+            for call in calls:
+                self._call(call)
             if stop:
                 return
+
+    @staticmethod
+    def _call(call: _Call) -> None:
+        try:
+            with call.transaction() as conn:
+                value = call.run(conn)
+        except BaseException as exc:  # the caller's to handle; this thread serves everyone else
+            call.future.set_exception(exc)
+        else:
+            call.future.set_result(value)
 
     def _write(self, group: list[_Pending]) -> None:
         try:
             with self._transaction() as conn:
                 if len(group) == 1:
-                    group[0].value = _run_plan(conn, group[0].plan)
+                    group[0].value = _run_plan(conn, _plan_of(group[0].work))
                 else:
-                    for pending in group:
-                        self._run_in_savepoint(conn, pending)
+                    for run in _runs(group):
+                        if len(run) == 1:
+                            self._run_in_savepoint(conn, run[0], _plan_of(run[0].work))
+                        else:
+                            self._run_batch(conn, run)
         except BaseException as exc:  # BEGIN, a savepoint or the COMMIT failed: nothing was stored
             # Kept on the plans, not raised: the thread must outlive any one group, callers wait on it.
             for pending in group:
@@ -140,19 +203,60 @@ class GroupCommitter:
         self.groups += 1
         self.plans += sum(1 for pending in group if pending.error is None)
 
-    def _run_in_savepoint(self, conn: RawTransaction, pending: _Pending) -> None:
+    def _run_in_savepoint(self, conn: RawTransaction, pending: _Pending, plan: WritePlan[Any]) -> None:
         name = f"chatmem_{next(self._savepoints)}"
         cursor = conn.dbapi_connection.cursor()
         try:
             cursor.execute(f"SAVEPOINT {name}")
             try:
-                pending.value = _run_plan(conn, pending.plan)
+                pending.value = _run_plan(conn, plan)
             except Exception as exc:
                 cursor.execute(f"ROLLBACK TO {name}")
                 pending.error = exc
             cursor.execute(f"RELEASE {name}")
         finally:
             cursor.close()
+
+    def _run_batch(self, conn: RawTransaction, run: list[_Pending]) -> None:
+        """Batchable writes of one kind in one plan, inside one savepoint; if it fails, each alone."""
+        works = [pending.work for pending in run]
+        assert all(isinstance(work, Batchable) for work in works)
+        batch = cast(Batchable[Any], works[0]).batch
+        name = f"chatmem_{next(self._savepoints)}"
+        cursor = conn.dbapi_connection.cursor()
+        try:
+            cursor.execute(f"SAVEPOINT {name}")
+            try:
+                _run_plan(conn, batch([cast(Batchable[Any], work).item for work in works]))
+            except Exception:
+                cursor.execute(f"ROLLBACK TO {name}")
+                cursor.execute(f"RELEASE {name}")
+            else:
+                cursor.execute(f"RELEASE {name}")
+                return
+        finally:
+            cursor.close()
+        for pending in run:
+            self._run_in_savepoint(conn, pending, _plan_of(pending.work))
+
+
+def _plan_of(work: WritePlan[Any] | Batchable[Any]) -> WritePlan[Any]:
+    return work.single(work.item) if isinstance(work, Batchable) else work
+
+
+def _runs(group: list[_Pending]) -> list[list[_Pending]]:
+    """The group cut into runs: consecutive batchable writes of one kind together, every plan alone.
+    Only consecutive ones, so that a write never moves past another of the group (order is kept)."""
+    runs: list[list[_Pending]] = []
+    for pending in group:
+        work = pending.work
+        if runs and isinstance(work, Batchable):
+            last = runs[-1][-1].work
+            if isinstance(last, Batchable) and last.batch is work.batch:
+                runs[-1].append(pending)
+                continue
+        runs.append([pending])
+    return runs
 
 
 def _run_plan(conn: RawTransaction, plan: WritePlan[T]) -> T:

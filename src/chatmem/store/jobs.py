@@ -8,11 +8,12 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
-from chatmem.store.prepared import Prepared, Step, Writes, statement
+from chatmem.store.prepared import Prepared, Step, Writes, statement, statement_many
 from chatmem.store.tables import enrich_jobs
 
 
@@ -66,6 +67,12 @@ def ingest_job(tenant_id: int, session_pk: int, seq_lo: int, seq_hi: int, ts: dt
     knows its settings and fans out to the embedding and summary jobs.
     """
     return statement(_insert_job, **job_row(tenant_id, session_pk, Kind.INGEST, seq_lo, seq_hi, ts))
+
+
+def ingest_jobs(spans: Sequence[tuple[int, int, int, int]], ts: dt.datetime) -> Step[Writes]:
+    """``ingest_job`` for several appends written together: one row per ``(tenant_id, session_pk,
+    seq_lo, seq_hi)`` span, one statement."""
+    return statement_many(_insert_job, [job_row(*span[:2], Kind.INGEST, *span[2:], ts) for span in spans])
 
 
 def ingest_job_from(

@@ -172,6 +172,25 @@ WritePlan = Generator[Step[Reads] | Step[Writes], Rows, T]
 Plan = Generator[Step[Any], Rows, T]
 
 
+Item = TypeVar("Item")
+
+
+@dataclass(frozen=True, slots=True)
+class Batchable(Generic[Item]):
+    """A write that may be made together with others of its kind (group commit, SQLite).
+
+    ``single(item)`` is the plan that makes it alone; ``batch(items)`` one plan that makes several, in
+    their order, with the same effect as their single plans run one after the other (the append: one
+    multi-row insert of the messages of many appends and one of their jobs, instead of two statements
+    each). Both return nothing. The item is kept, not a plan, because a generator runs only once: when a
+    batch fails, each item is made again alone (``chatmem.store.group_commit``), and fails alone.
+    """
+
+    item: Item
+    single: Callable[[Item], WritePlan[None]]
+    batch: Callable[[Sequence[Item]], WritePlan[None]]
+
+
 def statement(query: Prepared[K], **params: Any) -> Step[K]:
     """``rows = yield statement(query, name=value)``."""
     return Step(query, params)

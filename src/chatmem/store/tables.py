@@ -44,6 +44,27 @@ class UTCDateTime(sa.TypeDecorator[dt.datetime]):
         value = value.astimezone(dt.UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
+    def bind_processor(self, dialect: sa.Dialect) -> Callable[[Any], Any] | None:
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+        # The text SQLAlchemy's SQLite DateTime writes ("2026-12-01 03:25:00.123456"), built in one call
+        # instead of its %-format of seven fields. The rows of one write share one timestamp object
+        # (an append stamps its session, messages and job with it), so the last one is remembered.
+        last: tuple[object, str | None] = (None, None)
+
+        def process(value: dt.datetime | None) -> str | None:
+            nonlocal last
+            if value is None:
+                return None
+            seen, text = last
+            if seen is value:
+                return text
+            text = value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+            last = (value, text)
+            return text
+
+        return process
+
     def result_processor(self, dialect: sa.Dialect, coltype: object) -> Callable[[Any], Any] | None:
         if dialect.name == "sqlite":
             # SQLite hands back the ISO text we stored; fromisoformat is far cheaper than the
