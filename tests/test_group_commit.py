@@ -188,46 +188,6 @@ def test_a_failing_batch_is_made_again_one_by_one_and_only_the_bad_write_fails(t
         assert all(not (m or {}).get("poisoned") for m in metadata)
 
 
-def test_other_threads_write_on_the_writer_thread_between_groups(tmp_path: Path) -> None:
-    with migrated("sqlite", tmp_path) as db:
-        assert db.group_commit is not None
-        seen: list[str] = []
-
-        def write(conn: sa.Connection) -> int:
-            seen.append(threading.current_thread().name)
-            return int(conn.execute(sa.update(sessions_table).values(metadata={"by": "thread"})).rowcount)
-
-        def boom(conn: sa.Connection) -> None:
-            conn.execute(sa.update(sessions_table).values(metadata={"by": "boom"}))
-            raise RuntimeError("rolled back")
-
-        async def appends() -> None:
-            await asyncio.gather(*(db.awrite(_work(db, f"w-{n % 4}", f"m{n}")) for n in range(200)))
-
-        results: list[int] = []
-        errors: list[BaseException] = []
-
-        def other_thread() -> None:
-            for _ in range(20):
-                results.append(db.write_with(write))
-                try:
-                    db.write_with(boom)
-                except RuntimeError as exc:
-                    errors.append(exc)
-
-        thread = threading.Thread(target=other_thread)
-        thread.start()
-        asyncio.run(appends())
-        thread.join(timeout=60)
-        assert not thread.is_alive()
-        assert set(seen) == {"chatmem-writer"}
-        assert len(results) == 20 and len(errors) == 20
-        with db.read() as conn:
-            metadata = conn.execute(sa.select(sessions_table.c.metadata)).scalars().all()
-        assert all((m or {}).get("by") != "boom" for m in metadata)
-        assert sum(len(_stored(db, f"w-{n}")) for n in range(4)) == 200
-
-
 # --- kill -9 under load ----------------------------------------------------------------------------------
 
 CLIENTS = 32

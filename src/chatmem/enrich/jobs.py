@@ -75,12 +75,12 @@ class Enricher:
                 for m, n in zip(todo, numbers, strict=True)
             ]
         ts = clock.now()
-
-        def store(conn: sa.Connection) -> None:
+        follow_ups: list[dict[str, object]] = []
+        with self.db.write() as conn:
             present = _lock_sessions(conn, {job.session_pk for job in jobs})
-            kept = [m for m in live if m["session_pk"] in present]  # purged since they were read
-            counted = [c for c in counts if c["pk"] in present]
-            if counted:
+            live = [m for m in live if m["session_pk"] in present]  # purged since they were read
+            counts = [c for c in counts if c["pk"] in present]
+            if counts:
                 conn.execute(
                     sa.update(messages)
                     .where(
@@ -91,10 +91,9 @@ class Enricher:
                         messages.c.token_count == 0,
                     )
                     .values(token_count=sa.bindparam("tc")),
-                    counted,
+                    counts,
                 )
-            follow_ups: list[dict[str, object]] = []
-            for (tenant_id, session_pk), seqs in _by_session(kept).items():
+            for (tenant_id, session_pk), seqs in _by_session(live).items():
                 if self.embedder is not None:
                     follow_ups.append(
                         job_row(tenant_id, session_pk, Kind.EMBED_MESSAGES, min(seqs), max(seqs), ts)
@@ -106,14 +105,13 @@ class Enricher:
             queue.enqueue(conn, follow_ups)
             queue.complete(conn, jobs)
 
-        self.db.write_with(store)
-
     # --- message embeddings -----------------------------------------------------------------------------
 
     def embed_messages(self, jobs: Sequence[Job]) -> None:
         embedder = self.embedder
         if embedder is None:  # switched off after the job was queued
-            self.db.write_with(lambda conn: queue.complete(conn, jobs))
+            with self.db.write() as conn:
+                queue.complete(conn, jobs)
             return
         model = embedder.model
         todo = [
@@ -123,8 +121,7 @@ class Enricher:
         ]
         rows = self._vectors(embedder, [m["content"] for m in todo])
         ts = clock.now()
-
-        def store(conn: sa.Connection) -> int:
+        with self.db.write() as conn:
             floors = floors_for_new_vectors(conn, {m["session_pk"] for m in todo})
             values = [
                 {
@@ -139,9 +136,7 @@ class Enricher:
             ]
             upsert_vectors(self.db, conn, message_embeddings, ["tenant_id", "session_pk", "seq"], values)
             queue.complete(conn, jobs)
-            return len(values)
-
-        EMBEDDINGS.labels("message").inc(self.db.write_with(store))
+        EMBEDDINGS.labels("message").inc(len(values))
 
     def _vectors(self, embedder: Embedder, texts: list[str]) -> list[dict[str, Any]]:
         if not texts:
@@ -172,7 +167,14 @@ class Enricher:
                     if time.monotonic() > deadline:
                         unfinished = True
                         break
-            self.db.write_with(functools.partial(_settle_summarize, job, unfinished))
+            with self.db.write() as conn:
+                if unfinished:
+                    ts = clock.now()
+                    queue.enqueue(
+                        conn,
+                        [job_row(job.tenant_id, job.session_pk, Kind.SUMMARIZE, job.seq_lo, job.seq_hi, ts)],
+                    )
+                queue.complete(conn, [job])
 
     def _fold_once(self, tenant_id: int, session_pk: int) -> bool:
         """Fold the oldest unsummarized messages into a new summary if a window's worth is waiting.
@@ -230,16 +232,13 @@ class Enricher:
         )
         point = fold[-1]
         ts = clock.now()
-        summary_tokens = tokens.count_text(content) if self.settings.token_counts else 0
-
-        def store(conn: sa.Connection) -> bool | None:
-            """True: written; False: the session was deleted meanwhile; None: another worker was first."""
+        with self.db.write() as conn:
             floors = _locked_floors(conn, {session_pk})
             if session_pk not in floors or floors[session_pk] >= point.seq:
-                return False
+                return False  # deleted meanwhile
             current = latest_summary(conn, tenant_id, session_pk, floors[session_pk])
             if (current["point_seq"] if current else floors[session_pk]) != base:
-                return None
+                return True  # another worker summarized first: start again from its summary
             conn.execute(
                 sa.insert(summaries).values(
                     tenant_id=tenant_id,
@@ -248,7 +247,7 @@ class Enricher:
                     uuid=uuid.uuid4(),
                     recent_message_uuid=point.uuid,
                     content=content,
-                    token_count=summary_tokens,
+                    token_count=tokens.count_text(content) if self.settings.token_counts else 0,
                     created_at=ts,
                 )
             )
@@ -256,14 +255,8 @@ class Enricher:
                 queue.enqueue(
                     conn, [job_row(tenant_id, session_pk, Kind.EMBED_SUMMARY, point.seq, point.seq, ts)]
                 )
-            return True
-
-        written = self.db.write_with(store)
-        if written is None:
-            return True  # another worker summarized first: start again from its summary
-        if written:
-            SUMMARIES.inc()
-        return written
+        SUMMARIES.inc()
+        return True
 
     # --- summary embeddings ---------------------------------------------------------------------------
 
@@ -292,8 +285,7 @@ class Enricher:
                         todo.append(row)
         rows = self._vectors(embedder, [r.content for r in todo]) if embedder is not None else []
         ts = clock.now()
-
-        def store(conn: sa.Connection) -> int:
+        with self.db.write() as conn:
             floors = floors_for_new_vectors(conn, {r.session_pk for r in todo})
             values = [
                 {
@@ -310,19 +302,7 @@ class Enricher:
                 self.db, conn, summary_embeddings, ["tenant_id", "session_pk", "point_seq"], values
             )
             queue.complete(conn, jobs)
-            return len(values)
-
-        EMBEDDINGS.labels("summary").inc(self.db.write_with(store))
-
-
-def _settle_summarize(job: Job, unfinished: bool, conn: sa.Connection) -> None:
-    """Complete a summarize job; when its time ran out first, queue the rest of its work behind it."""
-    if unfinished:
-        ts = clock.now()
-        queue.enqueue(
-            conn, [job_row(job.tenant_id, job.session_pk, Kind.SUMMARIZE, job.seq_lo, job.seq_hi, ts)]
-        )
-    queue.complete(conn, [job])
+        EMBEDDINGS.labels("summary").inc(len(values))
 
 
 _its_embedding = sa.and_(

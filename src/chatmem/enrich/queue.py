@@ -17,7 +17,6 @@ import random
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import sqlalchemy as sa
 
@@ -51,8 +50,7 @@ def claim(db: Database, *, limit: int, lease_seconds: float) -> list[Job]:
     """Lease up to ``limit`` due jobs to the caller."""
     now = clock.now()
     token = uuid.uuid4()
-
-    def lease(conn: sa.Connection) -> Sequence[Any]:
+    with db.write() as conn:
         rows = conn.execute(
             sa.select(
                 enrich_jobs.c.tenant_id,
@@ -69,7 +67,7 @@ def claim(db: Database, *, limit: int, lease_seconds: float) -> list[Job]:
             .with_for_update(skip_locked=True)
         ).all()
         if not rows:
-            return rows
+            return []
         conn.execute(
             sa.update(enrich_jobs)
             .where(
@@ -85,9 +83,6 @@ def claim(db: Database, *, limit: int, lease_seconds: float) -> list[Job]:
                 updated_at=now,
             )
         )
-        return rows
-
-    rows = db.write_with(lease)
     return [
         Job(
             tenant_id=r.tenant_id,
@@ -138,9 +133,8 @@ def release(db: Database, jobs: Sequence[Job]) -> int:
     if not jobs:
         return 0
     now = clock.now()
-
-    def hand_back(conn: sa.Connection) -> int:
-        released = 0
+    released = 0
+    with db.write() as conn:
         for job in jobs:
             released += conn.execute(
                 sa.update(enrich_jobs)
@@ -153,9 +147,7 @@ def release(db: Database, jobs: Sequence[Job]) -> int:
                     updated_at=now,
                 )
             ).rowcount
-        return released
-
-    return db.write_with(hand_back)
+    return released
 
 
 def backoff_seconds(attempts: int, *, base: float, cap: float) -> float:
@@ -178,7 +170,8 @@ def fail(
         values["run_at"] = now + dt.timedelta(
             seconds=backoff_seconds(job.attempts, base=retry_base, cap=retry_cap)
         )
-    db.write_with(lambda conn: conn.execute(sa.update(enrich_jobs).where(_mine(job)).values(values)))
+    with db.write() as conn:
+        conn.execute(sa.update(enrich_jobs).where(_mine(job)).values(values))
     return State.DEAD if dead else State.QUEUED
 
 

@@ -14,7 +14,7 @@ processes can share one database. The hot routes' plans run on a second, async p
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, TypeVar
@@ -149,18 +149,6 @@ class Database:
         """A read-write transaction, committed when the block ends without an exception."""
         with self._writer.begin() as conn:
             yield conn
-
-    def write_with(self, run: Callable[[Connection], T]) -> T:
-        """``run(conn)`` in a ``write`` transaction, its result returned once committed.
-
-        For the threads that write beside the requests (the enrichment workers): on SQLite with group
-        commit the transaction runs on the writer thread, between two groups of appends, instead of on
-        the caller's thread (why: ``chatmem.store.group_commit``). ``run`` must not start another write.
-        """
-        if self.group_commit is not None:
-            return self.group_commit.call(run, self.write)
-        with self.write() as conn:
-            return run(conn)
 
     @contextmanager
     def write_raw(self) -> Iterator[RawTransaction]:

@@ -19,18 +19,13 @@ What each caller sees is unchanged:
   survives a killed process; after a power loss the last commits before the crash may be gone
   (docs/architecture.md, "Durability").
 
-The same thread also runs the other writers of the process, the enrichment workers, through ``call``:
-each call is a transaction of its own, run between two groups. Left to their own threads, the workers
-(niced, so that their model does not take the requests' CPU) held SQLite's one write connection while
-the scheduler preferred every other thread, and the appends waited for a low-priority thread to finish
-its statements; on the writer thread their statements run at the requests' priority, and nobody holds
-the connection while it waits for the CPU.
+A ``Batchable`` write (the fast path's append) goes in the same queue; consecutive ones of a group are
+made by one plan of their kind (``_run_batch``), in one savepoint, and each again alone if that fails.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import itertools
 import queue
@@ -57,15 +52,6 @@ class _Pending:
     error: BaseException | None = field(default=None)
 
 
-@dataclass(slots=True)
-class _Call:
-    """A transaction of a thread that is not an event loop's: ``run`` inside ``transaction``."""
-
-    run: Callable[[Any], Any]
-    transaction: Callable[[], AbstractContextManager[Any]]
-    future: concurrent.futures.Future[Any]
-
-
 def _settle(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
     if future.done():  # the caller went away (its request was cancelled)
         return
@@ -83,7 +69,7 @@ class GroupCommitter:
     ) -> None:
         self._transaction = transaction
         self._max_group = max_group
-        self._queue: queue.SimpleQueue[_Pending | _Call | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self._savepoints = itertools.count()
@@ -109,18 +95,6 @@ class GroupCommitter:
         self._queue.put(pending)
         await pending.future
 
-    def call(self, run: Callable[[Any], T], transaction: Callable[[], AbstractContextManager[Any]]) -> T:
-        """From any thread but the writer's: ``run(conn)`` inside ``transaction()`` on the writer thread,
-        between two groups; its result (or its exception) once that transaction has ended."""
-        if threading.current_thread() is self._thread:  # a call made by a call: it is already here
-            with transaction() as conn:
-                return run(conn)
-        pending = _Call(run, transaction, concurrent.futures.Future())
-        self._ensure_thread()
-        self._queue.put(pending)
-        result: T = pending.future.result()
-        return result
-
     def close(self) -> None:
         """Stop the writer thread after the plans already queued."""
         with self._start_lock:
@@ -141,46 +115,24 @@ class GroupCommitter:
             first = self._queue.get()
             if first is None:
                 return
-            group: list[_Pending] = []
-            calls: list[_Call] = []
+            group = [first]
             stop = False
-            item: _Pending | _Call | None = first
-            while True:
-                if isinstance(item, _Call):
-                    calls.append(item)
-                elif item is not None:
-                    group.append(item)
-                if len(group) >= self._max_group:
-                    break
+            while len(group) < self._max_group:
                 try:
-                    item = self._queue.get_nowait()
+                    more = self._queue.get_nowait()
                 except queue.Empty:
                     break
-                if item is None:
+                if more is None:
                     stop = True
                     break
-            if group:
-                self._write(group)  # never raises: every failure lands on the group's plans
-                for pending in group:
-                    # A closed event loop (its caller gone) raises RuntimeError: nobody waits for that.
-                    with contextlib.suppress(RuntimeError):
-                        pending.loop.call_soon_threadsafe(
-                            _settle, pending.future, pending.value, pending.error
-                        )
-            for call in calls:
-                self._call(call)
+                group.append(more)
+            self._write(group)  # never raises: every failure lands on the group's plans
+            for pending in group:
+                # A closed event loop (its caller gone) raises RuntimeError: nobody waits for that answer.
+                with contextlib.suppress(RuntimeError):
+                    pending.loop.call_soon_threadsafe(_settle, pending.future, pending.value, pending.error)
             if stop:
                 return
-
-    @staticmethod
-    def _call(call: _Call) -> None:
-        try:
-            with call.transaction() as conn:
-                value = call.run(conn)
-        except BaseException as exc:  # the caller's to handle; this thread serves everyone else
-            call.future.set_exception(exc)
-        else:
-            call.future.set_result(value)
 
     def _write(self, group: list[_Pending]) -> None:
         try:
