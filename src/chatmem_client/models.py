@@ -6,6 +6,7 @@ case-insensitively, as Zep's Go decoder did (``"Role"`` is accepted for ``role``
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID, uuid4
@@ -23,13 +24,21 @@ class WireModel(BaseModel):
     def _case_insensitive_keys(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data
-        fields = {name.lower(): name for name in cls.model_fields}
-        if all(key in cls.model_fields or key.lower() not in fields for key in data):
+        names, fields = _field_names(cls)
+        if all(key in names or (isinstance(key, str) and key.lower() not in fields) for key in data):
             return data
         return {
             fields.get(key.lower(), key) if isinstance(key, str) else key: value
             for key, value in data.items()
         }
+
+
+@functools.cache
+def _field_names(model: type[BaseModel]) -> tuple[frozenset[str], dict[str, str]]:
+    """A model's field names, and each by its lower-case form. Once per model: pydantic's
+    ``model_fields`` costs a descriptor call per access, and this runs for every message of a request."""
+    names = frozenset(model.model_fields)
+    return names, {name.lower(): name for name in names}
 
 
 class CreateSessionRequest(WireModel):
