@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import io
 import json
+import random
 import re
+import time
 from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 
 from chatmem.access import keys
@@ -187,3 +190,63 @@ async def test_access_lines_are_written_in_batches_in_the_log_format() -> None:
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert [line["request_id"] for line in lines] == [f"rid-{n}" for n in range(BATCH_LINES)]
     assert lines[0]["time"].endswith("+00:00") and lines[0]["duration_ms"] == 500.0
+
+
+def test_access_lines_are_the_bytes_orjson_and_logging_would_write() -> None:
+    """The lines are built from templates (chatmem.server.access_log): byte for byte what ``orjson.dumps``
+    of the fields, and logging's text format, would write, over durations that round every way (ties
+    and near-ties of the two and three decimals included), escaped routes and tenants, every second's
+    edge."""
+    rng = random.Random(14)
+    routes = ["/api/v1/sessions/{session_id}/memory", "unmatched", '/we"ird\\rou\u00e9te\n\t']
+    tenants = [None, "default", "t\u00e9nant", 'a"b\\c', "ctl\x01"]
+    ids = "abcXYZ019._:/+=@-"  # what chatmem.server.observe lets a client choose
+    start = time.time()
+    records = []
+    for _ in range(20_000):
+        kind = rng.random()
+        if kind < 0.3:
+            seconds = rng.random() * 10 ** rng.uniform(-8, 3)
+        elif kind < 0.7:  # near a tie: k/100000 s is k/100 ms
+            seconds = rng.randint(0, 100_000) / 100_000 + rng.choice([0, 5e-6, -5e-6, 5e-7, -5e-7, 1e-15])
+        else:
+            seconds = rng.randint(0, 1_000_000) / 1_000_000
+        edges = [1e9, 1e9 + 0.9999, 1.7e9 + 0.0005]
+        now = start + rng.random() * 3 if rng.random() < 0.9 else rng.choice(edges)
+        request_id = "".join(rng.choice(ids) for _ in range(rng.randint(1, 40)))
+        method = rng.choice(["GET", "POST", "OTHER"])
+        status = rng.choice([200, 404, 500])
+        route, tenant = rng.choice(routes), rng.choice(tenants)
+        records.append((now, request_id, method, route, status, max(seconds, 0.0), tenant))
+
+    def reference(json_format: bool) -> bytes:
+        out = []
+        for now, request_id, method, route, status, seconds, tenant in records:
+            second = int(now)
+            millis = f"{int((now - second) * 1000):03d}"
+            message = f"{method} {route} {status} {seconds * 1000:.2f}ms"
+            if json_format:
+                fields = {
+                    "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)) + f".{millis}+00:00",
+                    "level": "info",
+                    "logger": "chatmem.access",
+                    "message": message,
+                    "request_id": request_id,
+                    "route": route,
+                    "method": method,
+                    "status": status,
+                    "duration_ms": round(seconds * 1000, 3),
+                    "tenant": tenant,
+                }
+                out.append(orjson.dumps(fields, option=orjson.OPT_APPEND_NEWLINE))
+            else:
+                stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second)) + f",{millis}"
+                out.append(f"{stamp} INFO chatmem.access: {message} [{request_id}]\n".encode())
+        return b"".join(out)
+
+    for json_format in (True, False):
+        stream = io.BytesIO()
+        log = AccessLog(json=json_format, stream=stream)
+        log.records = list(records)
+        log.flush()
+        assert stream.getvalue() == reference(json_format)

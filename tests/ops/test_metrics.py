@@ -90,13 +90,23 @@ def test_every_server_process_reports_the_same_counts(backend: str, tmp_path: Pa
         assert total(samples, "process_resident_memory_bytes") > 0
         assert total(samples, "chatmem_db_pool_max_connections") > 0
 
-        # Whichever process answers a scrape, the request counts are the same.
+        def request_counts(samples: list[Sample]) -> tuple[float, ...]:
+            return (
+                total(samples, REQUESTS, route=MEMORY, method="POST", status="200"),
+                total(samples, REQUESTS, route=MEMORY, method="GET", status="200"),
+                total(samples, REQUESTS, route=MEMORY, method="DELETE", status="200"),
+                total(samples, REQUESTS, route="/api/v1/sessions/{session_id}", method="GET"),
+            )
+
+        # Each process folds its requests into the histogram within a second (and before a scrape it
+        # answers itself); once all have, whichever process answers a scrape, the counts are the same.
+        expected = (appends, 1, 1, 1)
+        wait_for_metric(
+            server.url, lambda samples: request_counts(samples) == expected, what="every request counted"
+        )
         for _ in range(4):
             samples = scrape(server.url)
-            assert total(samples, REQUESTS, route=MEMORY, method="POST", status="200") == appends
-            assert total(samples, REQUESTS, route=MEMORY, method="GET", status="200") == 1
-            assert total(samples, REQUESTS, route=MEMORY, method="DELETE", status="200") == 1
-            assert total(samples, REQUESTS, route="/api/v1/sessions/{session_id}", method="GET") == 1
+            assert request_counts(samples) == expected
         histogram = [
             s
             for s in samples

@@ -28,6 +28,7 @@ from chatmem.server.middleware import ZepTransportMiddleware
 from chatmem.server.observe import ObserveMiddleware, record_route
 from chatmem.server.openapi import install_openapi
 from chatmem.server.purger import PeriodicPurge
+from chatmem.server.request_metrics import REQUESTS
 from chatmem.server.responses import JSON
 from chatmem.server.routes import (
     admin,
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             sampler.stop()
             if access_log is not None:
                 access_log.flush()
+            REQUESTS.close()
             # The async read pool lives on this server's event loop, whoever owns the database.
             await database.aclose()
             if owns_db:

@@ -2,7 +2,9 @@
 when scraped (the enrichment queue, the processes themselves).
 
 Under ``chatmem serve`` the values of all worker processes are read from their files
-(``chatmem.base.metrics``), so whichever process answers, the scrape is the same. Process metrics
+(``chatmem.base.metrics``), so whichever process answers, the scrape is the same; but each process
+folds its requests into the request histogram within a second (``chatmem.server.request_metrics``), so
+the latest requests of the other processes may show up to a second late. Process metrics
 (``process_*``) are then summed over the live server processes, read from ``/proc`` by pid; the
 queue gauges come from one query against the database, which holds the one queue every process shares.
 """
@@ -22,6 +24,7 @@ from prometheus_client.registry import Collector
 
 from chatmem.base.metrics import DB_POOL_CONNECTIONS, DB_POOL_LIMIT, multiprocess_dir
 from chatmem.enrich import queue
+from chatmem.server.request_metrics import REQUESTS
 from chatmem.store import Database
 
 _PID_FILE = re.compile(r"_(\d+)\.db$")
@@ -110,7 +113,8 @@ class ProcessesCollector(Collector):
 
 
 def render(db: Database) -> bytes:
-    """The text exposition of one scrape."""
+    """The text exposition of one scrape (this process's pending request observations folded first)."""
+    REQUESTS.fold()
     extra = CollectorRegistry(auto_describe=False)
     extra.register(QueueCollector(db))
     directory = multiprocess_dir()

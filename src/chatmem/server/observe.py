@@ -7,8 +7,10 @@ answers are seen like every other. Each request gets a ``RequestContext`` in its
 principal the auth layer left in the scope (``chatmem.server.auth.SCOPE_KEY``); a request refused before
 it was authenticated has none (null) when auth is on, and everything is ``default`` when it is off.
 
-Per request this costs a dict lookup, one histogram observation and, when on, one access line:
-docs/benchmarks.md measures it (bench/observability.py).
+Per request, with metrics on, it appends a tuple to ``chatmem.server.request_metrics.REQUESTS``, which
+folds them into the request histogram in batches; with the access log on, a tuple to the
+``AccessLog``'s records, which it formats and writes in batches. docs/benchmarks.md measures the cost
+(bench/observability.py).
 """
 
 from __future__ import annotations
@@ -17,19 +19,19 @@ import random
 import re
 import time
 
-from prometheus_client import Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chatmem.base.logs import REQUEST_ID
-from chatmem.base.metrics import REQUEST_SECONDS
-from chatmem.server.access_log import AccessLog
+from chatmem.server.access_log import BATCH_LINES, AccessLog
 from chatmem.server.auth import SCOPE_KEY as PRINCIPAL_KEY
+from chatmem.server.request_metrics import FOLD_RECORDS, REQUESTS
 from chatmem.store.tables import DEFAULT_TENANT
 
 CONTEXT_KEY = "chatmem.request"
 UNMATCHED = "unmatched"
 
-# What a client may choose as its request id: short, and nothing a log reader could misread.
+# What a client may choose as its request id: short, and nothing a log reader could misread (nor
+# anything JSON escapes: the access log writes it into its JSON lines as it is).
 _CLIENT_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:/+=@-]{1,128}")
 # Methods as labels: a fixed set, whatever method a client invents.
 _METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"))
@@ -64,13 +66,11 @@ class ObserveMiddleware:
         self, app: ASGIApp, *, metrics: bool, access_log: AccessLog | None, auth_on: bool = False
     ) -> None:
         self.app = app
-        self.metrics = metrics
+        self.metrics = REQUESTS if metrics else None
         self.access_log = access_log
         # The tenant of a request without a principal: none with auth on (it was refused, or is a
         # probe), ``default`` with auth off (where everything lives).
         self.anonymous_tenant = None if auth_on else DEFAULT_TENANT
-        # (route, method, status) -> the histogram's child: ``labels()`` per request costs more.
-        self._observers: dict[tuple[str, str, int], Histogram] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -94,24 +94,29 @@ class ObserveMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            if self.access_log is not None:
-                principal = scope.get(PRINCIPAL_KEY)  # the auth layer puts it in this same scope
-                context.tenant = self.anonymous_tenant if principal is None else principal.tenant
-            if self.metrics or self.access_log is not None:
-                self._record(scope["method"], context, status, time.perf_counter() - started)
+            metrics, access_log = self.metrics, self.access_log
+            if metrics is not None or access_log is not None:
+                seconds = time.perf_counter() - started
+                method = scope["method"]
+                if method not in _METHODS:
+                    method = "OTHER"
+                if metrics is not None:  # RequestMetrics.observe, without the call
+                    pending = metrics.pending
+                    pending.append((context.route, method, status, seconds))
+                    if not metrics.scheduled:
+                        metrics.schedule()
+                    elif len(pending) >= FOLD_RECORDS:
+                        metrics.fold()
+                if access_log is not None:
+                    principal = scope.get(PRINCIPAL_KEY)  # the auth layer puts it in this same scope
+                    tenant = self.anonymous_tenant if principal is None else principal.tenant
+                    context.tenant = tenant
+                    # AccessLog.write, without the call
+                    records = access_log.records
+                    records.append((time.time(), request_id, method, context.route, status, seconds, tenant))
+                    if not access_log.scheduled or len(records) >= BATCH_LINES:
+                        access_log.appended()
             REQUEST_ID.reset(token)
-
-    def _record(self, method: str, context: RequestContext, status: int, seconds: float) -> None:
-        if method not in _METHODS:
-            method = "OTHER"
-        if self.metrics:
-            key = (context.route, method, status)
-            observer = self._observers.get(key)
-            if observer is None:
-                observer = self._observers[key] = REQUEST_SECONDS.labels(context.route, method, str(status))
-            observer.observe(seconds)
-        if self.access_log is not None:
-            self.access_log.write(context.request_id, method, context.route, status, seconds, context.tenant)
 
 
 def record_route(app: ASGIApp) -> ASGIApp:
