@@ -150,12 +150,9 @@ def test_appends_written_together_store_every_message_in_order_with_one_job_per_
         assert {seq for _, seq in covered} == set(range(1, 51))
 
 
-_inserted = Prepared(sa.update(sessions_table).values(metadata=sa.bindparam("m", type_=sa.JSON)))
-
-
 def _tag(item: str) -> WritePlan[None]:
     if item == "bad":
-        yield statement(_inserted, m={"poisoned": True})  # written, then undone by the savepoint
+        yield statement(_boom_insert, m={"poisoned": True})  # written, then undone by the savepoint
         raise ValueError("this one fails")
     yield from messages.add_messages_plan("sqlite", TENANT, item, [NewMessage(role="human", content=item)])
 

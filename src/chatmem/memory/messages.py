@@ -218,19 +218,21 @@ def _appends_together(appends: Sequence[Append]) -> WritePlan[None]:
     spans: dict[tuple[int, int], list[int]] = {}
     for append in appends:
         count = len(append.new)
-        [(session_pk, last_seq)] = yield statement(
-            _upsert_session,
-            tenant_id=append.tenant_id,
-            session_id=append.session_id,
-            uuid=uuid.uuid4(),
-            ts=ts,
-            count=count,
-        )
+        session_pk, last_seq = yield from _reserve(append.tenant_id, append.session_id, count, ts)
         rows.extend(_message_rows(append.tenant_id, session_pk, last_seq - count + 1, append.new, ts))
         spans.setdefault((append.tenant_id, session_pk), [last_seq - count + 1, last_seq])[1] = last_seq
     if rows:
         yield statement_many(_insert_message, rows)
         yield ingest_jobs([(tenant, pk, lo, hi) for (tenant, pk), (lo, hi) in spans.items()], ts)
+
+
+def _reserve(tenant_id: int, session_id: str, count: int, ts: dt.datetime) -> WritePlan[tuple[int, int]]:
+    """Upsert the session (creating or reviving it) and reserve ``count`` seq numbers: its pk and the
+    last number reserved."""
+    [(session_pk, last_seq)] = yield statement(
+        _upsert_session, tenant_id=tenant_id, session_id=session_id, uuid=uuid.uuid4(), ts=ts, count=count
+    )
+    return session_pk, last_seq
 
 
 def _message_rows(
@@ -269,9 +271,7 @@ def _append_in_one_statement(tenant_id: int, session_id: str, new: Sequence[NewM
 def _append(tenant_id: int, session_id: str, new: Sequence[NewMessage]) -> WritePlan[None]:
     count = len(new)
     ts = clock.now()
-    [(session_pk, last_seq)] = yield statement(
-        _upsert_session, tenant_id=tenant_id, session_id=session_id, uuid=uuid.uuid4(), ts=ts, count=count
-    )
+    session_pk, last_seq = yield from _reserve(tenant_id, session_id, count, ts)
     rows = _message_rows(tenant_id, session_pk, last_seq - count + 1, new, ts)
     if any(message.uuid is not None for message in new):
         rows = yield from _without_stored(tenant_id, session_pk, rows)

@@ -79,21 +79,20 @@ class GroupCommitter:
 
     async def submit(self, plan: WritePlan[T]) -> T:
         """Run ``plan`` in the next group; return its result once that group has committed."""
-        loop = asyncio.get_running_loop()
-        pending = _Pending(plan, loop, loop.create_future())
-        self._ensure_thread()
-        self._queue.put(pending)
-        result: T = await pending.future
+        result: T = await self._submit(plan)
         return result
 
     async def submit_batchable(self, work: Batchable[Any]) -> None:
         """``submit`` for a write that the writer may make together with others of its kind: consecutive
         ones in a group are made by one ``batch`` plan; if that fails, each alone by its ``single``."""
+        await self._submit(work)
+
+    async def _submit(self, work: WritePlan[Any] | Batchable[Any]) -> Any:
         loop = asyncio.get_running_loop()
         pending = _Pending(work, loop, loop.create_future())
         self._ensure_thread()
         self._queue.put(pending)
-        await pending.future
+        return await pending.future
 
     def close(self) -> None:
         """Stop the writer thread after the plans already queued."""
@@ -156,40 +155,38 @@ class GroupCommitter:
         self.plans += sum(1 for pending in group if pending.error is None)
 
     def _run_in_savepoint(self, conn: RawTransaction, pending: _Pending, plan: WritePlan[Any]) -> None:
-        name = f"chatmem_{next(self._savepoints)}"
-        cursor = conn.dbapi_connection.cursor()
-        try:
-            cursor.execute(f"SAVEPOINT {name}")
-            try:
-                pending.value = _run_plan(conn, plan)
-            except Exception as exc:
-                cursor.execute(f"ROLLBACK TO {name}")
-                pending.error = exc
-            cursor.execute(f"RELEASE {name}")
-        finally:
-            cursor.close()
+        value, error = self._in_savepoint(conn, plan)
+        if error is None:
+            pending.value = value
+        else:
+            pending.error = error
 
     def _run_batch(self, conn: RawTransaction, run: list[_Pending]) -> None:
         """Batchable writes of one kind in one plan, inside one savepoint; if it fails, each alone."""
         works = [pending.work for pending in run]
         assert all(isinstance(work, Batchable) for work in works)
         batch = cast(Batchable[Any], works[0]).batch
+        _, error = self._in_savepoint(conn, batch([cast(Batchable[Any], work).item for work in works]))
+        if error is not None:
+            for pending in run:
+                self._run_in_savepoint(conn, pending, _plan_of(pending.work))
+
+    def _in_savepoint(self, conn: RawTransaction, plan: WritePlan[Any]) -> tuple[Any, Exception | None]:
+        """Run ``plan`` inside a savepoint of its own: its result, or the error it raised after its
+        writes were undone. A failing SAVEPOINT, ROLLBACK TO or RELEASE raises (the group fails)."""
         name = f"chatmem_{next(self._savepoints)}"
         cursor = conn.dbapi_connection.cursor()
         try:
             cursor.execute(f"SAVEPOINT {name}")
             try:
-                _run_plan(conn, batch([cast(Batchable[Any], work).item for work in works]))
-            except Exception:
+                value, error = _run_plan(conn, plan), None
+            except Exception as exc:
                 cursor.execute(f"ROLLBACK TO {name}")
-                cursor.execute(f"RELEASE {name}")
-            else:
-                cursor.execute(f"RELEASE {name}")
-                return
+                value, error = None, exc
+            cursor.execute(f"RELEASE {name}")
+            return value, error
         finally:
             cursor.close()
-        for pending in run:
-            self._run_in_savepoint(conn, pending, _plan_of(pending.work))
 
 
 def _plan_of(work: WritePlan[Any] | Batchable[Any]) -> WritePlan[Any]:
