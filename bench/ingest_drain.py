@@ -3,7 +3,7 @@
 summaries and summary embeddings, for the code the issue was filed against and for this checkout.
 
     .venv/bin/python -m bench.ingest_drain [--db sqlite|postgres] [--baseline PATH] [--messages 600]
-                                           [--sessions 20] [--rounds 2]
+                                           [--sessions 20] [--rounds 2] [--ceiling]
 
 Targets, each run as a user runs it: ``python -c "from chatmem.cli import main; main()" serve`` with
 ``PYTHONPATH`` set to that checkout's ``src/``, one server process, on a fresh database, with nothing
@@ -14,6 +14,9 @@ this checkout's is ONNX Runtime), the extractive summarizer, summaries embedded,
 
 - ``today``: the code as of the issue, 23cc64d, checked out at /work/old (or ``--baseline PATH``).
 - ``chatmem``: this checkout.
+- with ``--ceiling``, also ``today-no-summaries`` and ``chatmem-no-summaries``: the same servers with
+  ``CHATMEM_SUMMARIZER=off``, token counts and message embeddings only: what each drain would be if
+  summaries cost nothing, so the line it prints shows whether a ratio is within the model's reach at all.
 
 Per target and round: start the server, append 8 two-message turns to a warm-up session and wait until
 the queue is empty (model, tokenizer and both job kinds warmed; not timed), then append ``--messages``
@@ -96,13 +99,22 @@ def workload(messages: int, sessions: int) -> list[Turn]:
     return turns
 
 
-def server(name: str, checkout: Path, url: str, log_dir: Path) -> ServerProcess:
+# ``--ceiling``'s extra targets: the same servers with summaries off (token counts and message embeddings
+# only), what each side's drain would be if summaries cost nothing.
+NO_SUMMARIES = {"CHATMEM_SUMMARIZER": "off"}
+CEILING_SUFFIX = "-no-summaries"
+
+
+def server(
+    name: str, checkout: Path, url: str, log_dir: Path, extra: dict[str, str] | None = None
+) -> ServerProcess:
     argv = [sys.executable, "-c", "from chatmem.cli import main; main()", "serve", "--database-url", url]
     argv += ["--host", HOST, "--port", "{port}", "--workers", "1"]
     env = {
         "PYTHONPATH": str(checkout / "src"),
         "CHATMEM_LOG_LEVEL": "warning",
         "CHATMEM_PURGE_EVERY_MINUTES": "0",
+        **(extra or {}),
     }
     return ServerProcess(name, argv, env, log_dir)
 
@@ -149,17 +161,26 @@ def _wait_drained(engine: sa.Engine, proc: ServerProcess, timeout: float = DRAIN
         time.sleep(POLL_SECONDS)
 
 
-def measure(name: str, checkout: Path, kind: str, turns: list[Turn], number: int, work: Path) -> Run:
+def measure(
+    name: str,
+    checkout: Path,
+    kind: str,
+    turns: list[Turn],
+    number: int,
+    work: Path,
+    extra: dict[str, str] | None = None,
+) -> Run:
     warmup = workload(WARMUP_TURNS * 2, 1)
     warmup = [(WARMUP_SESSION, body) for _, body in warmup]
     messages = sum(len(orjson.loads(body)["messages"]) for _, body in turns)
-    with fresh_database(kind, work) as url, server(name, checkout, url, work) as proc:
+    summaries_on = not extra
+    with fresh_database(kind, work) as url, server(name, checkout, url, work, extra) as proc:
         engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
         try:
             asyncio.run(_append_all(proc.port, warmup))
             _wait_drained(engine, proc)
             before = _counts(engine)
-            if before["message_embeddings"] == 0 or before["summaries"] == 0:
+            if before["message_embeddings"] == 0 or (summaries_on and before["summaries"] == 0):
                 raise RuntimeError(f"{name}: the warm-up made no embeddings or no summary: {before}")
             cpu_before = proc.cpu_seconds()
             started = time.perf_counter()
@@ -211,6 +232,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--messages", type=int, default=600)
     parser.add_argument("--sessions", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=2, help="targets alternate ABBA; median and best kept")
+    parser.add_argument(
+        "--ceiling",
+        action="store_true",
+        help=f"also run both servers with summaries off ({CEILING_SUFFIX}): the drain if summaries were free",
+    )
     args = parser.parse_args(argv)
     leaked = sorted(key for key in os.environ if key.startswith("CHATMEM_"))
     if leaked:
@@ -224,6 +250,11 @@ def main(argv: list[str] | None = None) -> int:
         )
 
     checkouts = {"today": args.baseline.resolve(), "chatmem": ROOT}
+    extras: dict[str, dict[str, str]] = {name: {} for name in checkouts}
+    if args.ceiling:
+        for name in ("today", "chatmem"):
+            checkouts[name + CEILING_SUFFIX] = checkouts[name]
+            extras[name + CEILING_SUFFIX] = NO_SUMMARIES
     revisions = {name: _revision(path) for name, path in checkouts.items()}
     turns = workload(args.messages, args.sessions)
     runs: list[Run] = []
@@ -234,10 +265,10 @@ def main(argv: list[str] | None = None) -> int:
             # ABBA: today, chatmem, chatmem, today, ...
             order = names if number % 2 == 0 else names[::-1]
             for name in order:
-                run = measure(name, checkouts[name], args.db, turns, number + 1, Path(tmp))
+                run = measure(name, checkouts[name], args.db, turns, number + 1, Path(tmp), extras[name])
                 runs.append(run)
                 print(
-                    f"round {number + 1} {name:<8} {run.rate:7.1f} msg/s  drain {run.drain_s:6.2f} s "
+                    f"round {number + 1} {name:<22} {run.rate:7.1f} msg/s  drain {run.drain_s:6.2f} s "
                     f"(appends {run.append_s:5.2f} s)  server CPU {run.server_cpu_s:6.1f} s  "
                     f"load {run.load_average:4.1f}  {run.produced}",
                     file=sys.stderr,
@@ -284,14 +315,14 @@ def main(argv: list[str] | None = None) -> int:
         f"round(s) ABBA; load average now {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}"
     )
     print(
-        f"{'target':<24}{'median msg/s':>13}{'best msg/s':>11}{'CPU ms/msg':>11}{'tokens':>8}"
+        f"{'target':<36}{'median msg/s':>13}{'best msg/s':>11}{'CPU ms/msg':>11}{'tokens':>8}"
         f"{'msg emb':>9}{'summaries':>10}{'sum emb':>9}{'dead':>6}"
     )
     for name, figures in summary.items():
         made = figures["produced"]
         label = f"{name} ({figures['revision']})"
         print(
-            f"{label:<24}{figures['median']:>13.1f}{figures['best']:>11.1f}"
+            f"{label:<36}{figures['median']:>13.1f}{figures['best']:>11.1f}"
             f"{figures['cpu_ms_per_message']:>11.1f}{made['token_counts']:>8}{made['message_embeddings']:>9}"
             f"{made['summaries']:>10}{made['summary_embeddings']:>9}{made['dead_jobs']:>6}"
         )
@@ -299,6 +330,12 @@ def main(argv: list[str] | None = None) -> int:
         "chatmem / today: "
         + "   ".join(f"{stat} {value:.2f}x" for stat, value in ratio.items() if value is not None)
     )
+    if args.ceiling:
+        print(
+            f"3x today's median: {3 * summary['today']['median']:.1f} msg/s; with summaries off, today "
+            f"{summary['today' + CEILING_SUFFIX]['median']:.1f} and chatmem "
+            f"{summary['chatmem' + CEILING_SUFFIX]['median']:.1f} (the model's work alone)"
+        )
     print("(rows produced: the last round's, by the timed appends only)")
     print(f"results: {path}")
     return 0

@@ -1,7 +1,7 @@
-"""Group commit (SQLite, store/group_commit.py): appends that arrive together share one transaction, yet
-each is atomic and alone in its effect, keeps its order, and is stored once however often it is retried;
-and an acknowledged append survives ``kill -9`` of the server under 32 concurrent clients (both
-databases).
+"""Group commit (store/group_commit.py): appends that arrive together share one transaction (SQLite: every
+write; PostgreSQL: the batchable appends), yet each is atomic and alone in its effect, keeps its order,
+and is stored once however often it is retried; and an acknowledged append survives ``kill -9`` of the
+server under 32 concurrent clients (both databases).
 """
 
 from __future__ import annotations
@@ -124,10 +124,19 @@ def _jobs(db: Database) -> list[tuple[int, int, int]]:
         ]
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def each_backend(request: pytest.FixtureRequest) -> str:
+    from tests.support import SELECTED_BACKENDS
+
+    if request.param not in SELECTED_BACKENDS:
+        pytest.skip(f"CHATMEM_TEST_BACKENDS leaves out {request.param}")
+    return str(request.param)
+
+
 def test_appends_written_together_store_every_message_in_order_with_one_job_per_session(
-    tmp_path: Path,
+    each_backend: str, tmp_path: Path
 ) -> None:
-    with migrated("sqlite", tmp_path) as db:
+    with migrated(each_backend, tmp_path) as db:
         assert db.group_commit is not None
         works = [_work(db, f"b-{n % 8}", f"m{n}") for n in range(400)]
         assert all(isinstance(work, Batchable) for work in works)
@@ -162,8 +171,10 @@ def _tags_together(items: Sequence[str]) -> WritePlan[None]:
         yield from _tag(item)
 
 
-def test_a_failing_batch_is_made_again_one_by_one_and_only_the_bad_write_fails(tmp_path: Path) -> None:
-    with migrated("sqlite", tmp_path) as db:
+def test_a_failing_batch_is_made_again_one_by_one_and_only_the_bad_write_fails(
+    each_backend: str, tmp_path: Path
+) -> None:
+    with migrated(each_backend, tmp_path) as db:
         assert db.group_commit is not None
         items = [f"t-{n}" for n in range(30)]
         items.insert(15, "bad")

@@ -41,8 +41,8 @@ class Settings(BaseSettings):
     )
     group_commit: bool = Field(
         default=True,
-        description="SQLite: appends and other writes that arrive while a commit is in flight are written "
-        "in one transaction, each in its own savepoint (store/group_commit.py); no effect on PostgreSQL",
+        description="appends (SQLite: all writes) that arrive while a commit is in flight are written "
+        "in one transaction, each in its own savepoint (store/group_commit.py)",
     )
     purge_every_minutes: float = Field(
         default=60, ge=0, description="how often the server hard-deletes soft-deleted data; 0 disables"
@@ -161,6 +161,14 @@ class Settings(BaseSettings):
         le=19,
         description="nice value of the worker threads inside a server process (Linux): the requests come "
         "first, enrichment takes the CPU they leave; 0 = same priority",
+    )
+    enrich_busy_share: float = Field(
+        default=0.2,
+        gt=0,
+        le=1,
+        description="while a server takes requests, the share of the time its worker threads may work: "
+        "they pause between batches, which lowers their load on the database too (the pool's share, split "
+        "between its threads); 1 = no pauses",
     )
     enrich_poll_seconds: float = Field(default=0.25, gt=0, description="idle wait between queue polls")
     enrich_batch_size: int = Field(default=32, ge=1, description="jobs one worker claims at a time")

@@ -54,6 +54,10 @@ ENRICH_RUN_SECONDS = Histogram(
     ["kind"],
     buckets=_JOB_SECONDS,
 )
+ENRICH_PAUSE_SECONDS = Counter(
+    "chatmem_enrich_pause_seconds",
+    "Time in-server workers paused between batches because requests were coming (CHATMEM_ENRICH_BUSY_SHARE).",
+)
 EMBEDDINGS = Counter(
     "chatmem_embeddings_total", "Vectors computed and stored, by what they embed.", ["target"]
 )

@@ -9,7 +9,8 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from chatmem.base.metrics import ENRICH_JOBS, ENRICH_RUN_SECONDS
+from chatmem.base.activity import RequestActivity
+from chatmem.base.metrics import ENRICH_JOBS, ENRICH_PAUSE_SECONDS, ENRICH_RUN_SECONDS
 from chatmem.config import Settings
 from chatmem.enrich import queue, tokens
 from chatmem.enrich.jobs import Enricher
@@ -98,13 +99,23 @@ class Worker:
         if self.observer is not None:
             self.observer(job, outcome)
 
-    def run(self, stop: threading.Event, *, nice: int = 0) -> None:
+    def run(
+        self,
+        stop: threading.Event,
+        *,
+        nice: int = 0,
+        activity: RequestActivity | None = None,
+        busy_share: float = 1.0,
+    ) -> None:
         """Work until ``stop`` is set; poll when idle. Errors (a database restart, say) are logged and
         retried after the poll interval: a worker never dies of them. ``nice`` lowers this thread's
-        CPU priority (Linux; a no-op elsewhere)."""
+        CPU priority (Linux; a no-op elsewhere). With ``activity`` (a worker inside a server), a batch
+        during which a request began is followed by a pause, so that while requests come the worker
+        works at most ``busy_share`` of the time (``pause_after``)."""
         if nice:
             lower_priority(nice)
         while not stop.is_set():
+            started = time.monotonic()
             try:
                 claimed = self.run_once()
             except Exception:
@@ -112,6 +123,30 @@ class Worker:
                 claimed = 0
             if not claimed:
                 stop.wait(self.settings.enrich_poll_seconds)
+            elif activity is not None and activity.since(started):
+                pause = pause_after(time.monotonic() - started, busy_share)
+                if pause > 0:
+                    ENRICH_PAUSE_SECONDS.inc(pause)
+                    stop.wait(pause)
+
+
+# The longest pause after one batch: a batch slowed to a crawl by load still leaves room for the next
+# one within this, so enrichment never stops while requests keep coming.
+MAX_PAUSE_SECONDS = 10.0
+
+
+def pause_after(worked: float, busy_share: float) -> float:
+    """The pause after a batch that took ``worked`` seconds while requests came, so that the worker's
+    share of the wall time is ``busy_share``: worked / (worked + pause) = busy_share.
+
+    Why a pause and not only a nice value: nice lowers the worker thread's CPU priority, but on
+    PostgreSQL most of a batch's cost is the statements it runs in the database's own backend
+    processes, at their normal priority; there the niced worker still cut the appends by a third
+    (docs/benchmarks.md, "Write path"). Pausing between batches lowers the worker's claim on both.
+    """
+    if busy_share >= 1 or worked <= 0:
+        return 0.0
+    return min(worked * (1 - busy_share) / busy_share, MAX_PAUSE_SECONDS)
 
 
 def lower_priority(nice: int) -> None:
@@ -130,6 +165,11 @@ def lower_priority(nice: int) -> None:
         log.warning("could not lower the enrichment workers' priority: %s", exc)
 
 
+def _thread_share(pool_share: float, threads: int) -> float:
+    """The share is the pool's: each of n threads takes 1/n of it (and 1, no pauses, stays 1)."""
+    return 1.0 if pool_share >= 1 else pool_share / max(1, threads)
+
+
 class WorkerPool:
     """``threads`` workers in this process sharing one Enricher (one loaded model)."""
 
@@ -141,7 +181,10 @@ class WorkerPool:
         *,
         observer: Observer | None = None,
         enricher: Enricher | None = None,
+        activity: RequestActivity | None = None,
     ) -> None:
+        """``activity``: the requests of the server this pool runs in; given, the workers pause
+        between batches while requests come (``Worker.run``). ``chatmem worker`` has none."""
         enricher = enricher or Enricher(db, settings)
         self.db = db
         self.settings = settings
@@ -151,7 +194,11 @@ class WorkerPool:
             threading.Thread(
                 target=w.run,
                 args=(self._stop,),
-                kwargs={"nice": settings.enrich_nice},
+                kwargs={
+                    "nice": settings.enrich_nice,
+                    "activity": activity,
+                    "busy_share": _thread_share(settings.enrich_busy_share, threads),
+                },
                 name=f"chatmem-enrich-{i}",
                 daemon=True,
             )

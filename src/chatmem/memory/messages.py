@@ -187,14 +187,15 @@ def add_messages_plan(
 def add_messages_work(
     dialect_name: str, tenant_id: int, session_id: str, new: Sequence[NewMessage]
 ) -> WritePlan[None] | Batchable[Append]:
-    """``add_messages_plan``, or on SQLite, for an append without client uuids, the same append as a
-    ``Batchable``: the group-commit writer makes the appends that arrive together with one insert of
-    all their messages and one of their jobs (``_appends_together``). Bad input is refused here."""
+    """``add_messages_plan``, or for an append without client uuids, the same append as a ``Batchable``:
+    the group-commit writer makes the appends that arrive together with one insert of all their
+    messages and one of their jobs (``_appends_together``). Bad input is refused here."""
     plan = add_messages_plan(dialect_name, tenant_id, session_id, new)
-    if dialect_name != "sqlite" or not new or any(message.uuid is not None for message in new):
+    if not new or any(message.uuid is not None for message in new):
         return plan
     plan.close()  # never started: the batchable form replaces it
-    return Batchable(Append(tenant_id, session_id, new), _append_alone, _appends_together)
+    alone = _append_alone_in_one_statement if dialect_name == "postgresql" else _append_alone
+    return Batchable(Append(tenant_id, session_id, new), alone, _appends_together)
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,15 +209,23 @@ def _append_alone(append: Append) -> WritePlan[None]:
     return _append(append.tenant_id, append.session_id, append.new)
 
 
+def _append_alone_in_one_statement(append: Append) -> WritePlan[None]:
+    return _append_in_one_statement(append.tenant_id, append.session_id, append.new)
+
+
 def _appends_together(appends: Sequence[Append]) -> WritePlan[None]:
-    """Several appends (none with client uuids), in their order, as their single plans would make them:
-    each upserts its session and reserves its ``seq`` block in turn; then one multi-row insert of all
-    their messages and one of their ingest jobs, one job per session (a session's blocks are adjacent,
-    being reserved one after the other in this transaction)."""
+    """Several appends (none with client uuids), as their single plans would make them: each upserts its
+    session and reserves its ``seq`` block in turn; then one multi-row insert of all their messages and
+    one of their ingest jobs, one job per session (a session's blocks are adjacent, being reserved one
+    after the other in this transaction).
+
+    The sessions are upserted in (tenant, session id) order, the appends of one session in the order
+    they came: on PostgreSQL each upsert locks its session row until the commit, and two batches of two
+    server processes that took the same sessions in different orders could deadlock."""
     ts = clock.now()
     rows: list[dict[str, Any]] = []
     spans: dict[tuple[int, int], list[int]] = {}
-    for append in appends:
+    for append in sorted(appends, key=lambda append: (append.tenant_id, append.session_id)):
         count = len(append.new)
         session_pk, last_seq = yield from _reserve(append.tenant_id, append.session_id, count, ts)
         rows.extend(_message_rows(append.tenant_id, session_pk, last_seq - count + 1, append.new, ts))

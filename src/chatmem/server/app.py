@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp
 
+from chatmem.base.activity import RequestActivity
 from chatmem.config import Settings, get_settings
 from chatmem.embeddings import describe
 from chatmem.enrich.worker import WorkerPool
@@ -71,6 +72,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     )
     # One per app: it holds the query embedder and the in-memory vectors of exact search.
     searcher = Searcher(database, settings)
+    # The requests this app takes, which its enrichment workers pause for.
+    activity = RequestActivity()
     access_log = None
     if settings.access_log and logging.getLogger(access.LOGGER).isEnabledFor(logging.INFO):
         access_log = access.AccessLog(json=settings.log_format == "json")
@@ -83,7 +86,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             searcher.preload()
         purger = PeriodicPurge(database, settings.purge_every_minutes)
         purger.start()
-        enrichment = WorkerPool(database, settings, settings.enrich_workers)
+        enrichment = WorkerPool(database, settings, settings.enrich_workers, activity=activity)
         enrichment.start()
         sampler = PoolSampler(database)
         if settings.metrics:
@@ -139,6 +142,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
                 allowed_hosts=guard.allowed_hosts(settings.allowed_hosts, settings.host),
                 body_timeout=settings.body_timeout_seconds,
                 routes=app.routes,
+                activity=activity,
             ),
             authenticator,
             metrics_public=settings.metrics_public,
@@ -177,6 +181,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.settings = settings
     app.state.db = database
     app.state.searcher = searcher
+    app.state.activity = activity
     install_error_handlers(app)
     if settings.api_docs:
         install_docs(app)

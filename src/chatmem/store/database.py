@@ -96,11 +96,10 @@ class Database:
             # Single-statement reads need no BEGIN/COMMIT round trips.
             self._fast = sa.create_engine(self.url, isolation_level="AUTOCOMMIT", **options)
         self._pool_size = pool_size
-        # SQLite: the write plans of the event loop go through one writer thread that commits whatever
-        # arrived together in one transaction (chatmem.store.group_commit).
-        self.group_commit = (
-            GroupCommitter(self.write_raw) if group_commit and self.dialect_name == "sqlite" else None
-        )
+        # One writer thread that commits whatever arrived together in one transaction
+        # (chatmem.store.group_commit): on SQLite every write plan of the event loop, on PostgreSQL the
+        # batchable appends only (other writes keep their own transactions, which run side by side there).
+        self.group_commit = GroupCommitter(self.write_raw) if group_commit else None
         # Per event loop: the psycopg async pool of ``aread_plan`` / ``awrite_plan`` (PostgreSQL only),
         # opened on first use.
         self._async_pools: dict[asyncio.AbstractEventLoop, asyncio.Task[AsyncConnectionPool[Any]]] = {}
@@ -226,15 +225,15 @@ class Database:
         """``write_plan`` without blocking the event loop: on PostgreSQL on the async driver, in one
         transaction; on SQLite on the group-commit writer thread (or the thread pool without group
         commit), because the single writer may have to wait."""
-        if self.group_commit is not None:
-            return await self.group_commit.submit(plan)
         if self.is_sqlite:
+            if self.group_commit is not None:
+                return await self.group_commit.submit(plan)
             return await anyio.to_thread.run_sync(self.write_plan, plan)
         return await self._adrive(plan, transaction=True)
 
     async def awrite(self, work: WritePlan[None] | Batchable[Any]) -> None:
-        """``awrite_plan`` for a write that may be ``Batchable``: with group commit, the writer makes it
-        together with the others of its kind that arrived with it; otherwise alone."""
+        """``awrite_plan`` for a write that may be ``Batchable``: with group commit (either database),
+        the writer makes it together with the others of its kind that arrived with it; otherwise alone."""
         if not isinstance(work, Batchable):
             await self.awrite_plan(work)
         elif self.group_commit is not None:

@@ -1,4 +1,4 @@
-"""Group commit for SQLite: write plans that arrive while a commit is in flight share the next one.
+"""Group commit: write plans that arrive while a commit is in flight share the next one.
 
 SQLite has one writer. With a commit per request, 32 clients appending at once queue for that writer
 and each pays a transaction (BEGIN IMMEDIATE, the WAL append of its pages, COMMIT) and two thread
@@ -15,12 +15,19 @@ What each caller sees is unchanged:
   If the COMMIT itself fails, every plan of the group fails and none is stored.
 - **Order.** Plans run in the order they were queued; appends to one session keep their order
   (each reserves its ``seq`` numbers under the session row, as before).
-- **Durability** is SQLite's for the commit (WAL, ``synchronous=NORMAL``): an acknowledged write
-  survives a killed process; after a power loss the last commits before the crash may be gone
-  (docs/architecture.md, "Durability").
+- **Durability** is the database's for the commit: on SQLite (WAL, ``synchronous=NORMAL``) an
+  acknowledged write survives a killed process, and after a power loss the last commits before the
+  crash may be gone; on PostgreSQL what ``synchronous_commit`` promises (docs/architecture.md,
+  "Durability").
 
 A ``Batchable`` write (the fast path's append) goes in the same queue; consecutive ones of a group are
 made by one plan of their kind (``_run_batch``), in one savepoint, and each again alone if that fails.
+
+On PostgreSQL only the batchable appends come here (``Database.awrite``): an append there is one
+statement, but a commit and a round trip each, and the writer that makes 32 of them in one transaction
+with one multi-row insert spends about half the database CPU per append (docs/benchmarks.md, "Write
+path"). The other writes keep their own transactions on the async pool, running side by side as
+PostgreSQL allows.
 """
 
 from __future__ import annotations

@@ -177,7 +177,7 @@ Item = TypeVar("Item")
 
 @dataclass(frozen=True, slots=True)
 class Batchable(Generic[Item]):
-    """A write that may be made together with others of its kind (group commit, SQLite).
+    """A write that may be made together with others of its kind (group commit).
 
     ``single(item)`` is the plan that makes it alone; ``batch(items)`` one plan that makes several, in
     their order, with the same effect as their single plans run one after the other (the append: one

@@ -1,0 +1,120 @@
+"""In-server enrichment workers yield to requests (CHATMEM_ENRICH_BUSY_SHARE): after a batch during which
+a request began they pause, so that under traffic they take a bounded share of the time, and they still
+finish the work."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from prometheus_client import REGISTRY
+
+from chatmem.base.activity import RequestActivity
+from chatmem.config import Settings
+from chatmem.enrich.worker import MAX_PAUSE_SECONDS, Worker, pause_after
+from chatmem.store import Database
+from chatmem.store.tables import enrich_jobs
+from tests.enrich.conftest import FAST, rows, wait_for
+from tests.support import LiveServer
+
+Server = Callable[..., AbstractContextManager[LiveServer]]
+
+
+def paused_seconds() -> float:
+    return REGISTRY.get_sample_value("chatmem_enrich_pause_seconds_total") or 0.0
+
+
+def test_the_pause_gives_the_worker_its_share_of_the_time() -> None:
+    assert pause_after(1.0, 0.2) == pytest.approx(4.0)  # worked 1 s of 5
+    assert pause_after(0.3, 0.5) == pytest.approx(0.3)
+    assert pause_after(1.0, 1.0) == 0.0  # share 1: never pauses
+    assert pause_after(60.0, 0.2) == MAX_PAUSE_SECONDS  # a crawling batch still leaves room for the next
+
+
+class _Waits(threading.Event):
+    """A stop event that records what the worker waits for, and stops it after ``batches`` claims."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waits: list[float] = []
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waits.append(timeout or 0.0)
+        return self.is_set()
+
+
+class _Batches(Worker):
+    """A worker whose batches take ``seconds`` each, with a request beginning during them or not."""
+
+    def __init__(
+        self, db: Database, activity: RequestActivity, *, requests: bool, seconds: float, stop: _Waits
+    ) -> None:
+        super().__init__(db, Settings(enrich_poll_seconds=0.5))
+        self.activity, self.requests, self.seconds, self.stop = activity, requests, seconds, stop
+        self.batches = 0
+
+    def run_once(self) -> int:
+        time.sleep(self.seconds)
+        if self.requests:
+            self.activity.began()
+        self.batches += 1
+        if self.batches == 3:
+            self.stop.set()
+        return 1
+
+
+@pytest.mark.parametrize("requests", [True, False], ids=["requests-came", "no-requests"])
+def test_a_worker_pauses_after_a_batch_only_when_a_request_began_during_it(
+    requests: bool, tmp_path: Path
+) -> None:
+    activity, stop = RequestActivity(), _Waits()
+    db = Database(f"sqlite:///{tmp_path / 'unused.db'}")
+    worker = _Batches(db, activity, requests=requests, seconds=0.02, stop=stop)
+    worker.run(stop, activity=activity, busy_share=0.25)
+    assert worker.batches == 3
+    if requests:
+        assert len(stop.waits) == 3
+        assert all(wait >= 3 * 0.02 for wait in stop.waits)  # three times the batch: a quarter of the time
+    else:
+        assert stop.waits == []  # claims the next batch at once
+
+
+def test_probes_and_scrapes_are_not_traffic_but_api_requests_are(fresh_server: Server, sid: str) -> None:
+    with fresh_server(**{**FAST, "enrich_workers": 0}) as server, server.client() as http:
+        activity: RequestActivity = server.app.state.activity
+        before = activity.last
+        for path in ("/healthz", "/readyz", "/metrics"):
+            http.get(path)
+        assert activity.last == before
+        assert http.get(f"/api/v1/sessions/{sid}/memory").status_code == 200  # Zep: empty memory
+        assert activity.last > before
+
+
+def test_workers_pause_under_traffic_and_still_drain_the_queue(fresh_server: Server) -> None:
+    settings = {**FAST, "enrich_batch_size": 2, "enrich_busy_share": 0.5}
+    with fresh_server(**settings) as server, server.client("/api/v1", timeout=30) as api:
+        before = paused_seconds()
+        done = threading.Event()
+
+        def traffic() -> None:
+            while not done.is_set():
+                api.get("/sessions/nobody/memory")
+
+        reader = threading.Thread(target=traffic)
+        reader.start()
+        try:
+            for i in range(40):
+                body = {"messages": [{"role": "human", "content": f"message number {i}"}]}
+                assert api.post(f"/sessions/s-{i % 8}/memory", json=body).status_code == 200
+            wait_for(lambda: not rows(server.db, sa.select(enrich_jobs.c.id)), what="an empty queue")
+        finally:
+            done.set()
+            reader.join()
+        assert paused_seconds() > before
+        counted = rows(server.db, sa.text("SELECT count(*) AS n FROM messages WHERE token_count > 0"))[0]["n"]
+        assert counted == 40
