@@ -47,6 +47,7 @@ from bench.dbs import fresh_database
 from bench.httpload import Request, fetch, run_http
 from bench.procs import HOST, ServerProcess, chatmem_server, floor_server
 from bench.stats import Measurement
+from chatmem.config import Settings
 from chatmem.store import Database, migrate
 
 RESULTS = Path(__file__).resolve().parent / "results" / "extra"
@@ -55,7 +56,10 @@ READ_SESSIONS = 64
 READ_LENGTH = 24
 CONCURRENCY = 32
 # chatmem's defaults, which bench/procs.py turns off for the hot-path benches.
-DEFAULTS = {"CHATMEM_ENRICH_WORKERS": "1", "CHATMEM_EMBEDDINGS_PRELOAD": "true"}
+DEFAULTS = {
+    "CHATMEM_ENRICH_WORKERS": str(Settings.model_fields["enrich_workers"].default),
+    "CHATMEM_EMBEDDINGS_PRELOAD": str(Settings.model_fields["embeddings_preload"].default).lower(),
+}
 OPS = ("append", "get_memory", "append_c1")
 
 
@@ -113,7 +117,7 @@ def _baseline_server(src: Path, url: str, log_dir: Path) -> ServerProcess:
         "PYTHONPATH": str(src),
         "CHATMEM_LOG_LEVEL": "warning",
         "CHATMEM_PURGE_EVERY_MINUTES": "0",
-        **DEFAULTS,
+        # Nothing else: the other checkout runs with its own defaults (bca420f: one worker thread).
     }
     return ServerProcess("baseline", argv, env, log_dir)
 

@@ -153,7 +153,10 @@ class Settings(BaseSettings):
 
     # --- Background enrichment (docs/enrichment.md) ----------------------------------------------------
     enrich_workers: int = Field(
-        default=1, ge=0, description="worker threads inside each server process; 0 = run `chatmem worker`"
+        default=2,
+        ge=0,
+        description="worker threads inside each server process (two: the model on both cores when requests "
+        "leave them idle); 0 = run `chatmem worker`",
     )
     enrich_nice: int = Field(
         default=10,
