@@ -166,12 +166,13 @@ class Settings(BaseSettings):
         "first, enrichment takes the CPU they leave; 0 = same priority",
     )
     enrich_busy_share: float = Field(
-        default=0.2,
+        default=0.1,
         gt=0,
         le=1,
-        description="while a server takes requests, the share of the time its worker threads may work: "
-        "they pause between batches, which lowers their load on the database too (the pool's share, split "
-        "between its threads); 1 = no pauses",
+        description="while requests keep a server busy, the share of the time its worker threads may work "
+        "(the pool's share, split between its threads): after each batch a worker pauses in proportion to "
+        "the time requests were in flight during it, which spares the database its statements too; "
+        "1 = no pauses",
     )
     enrich_poll_seconds: float = Field(default=0.25, gt=0, description="idle wait between queue polls")
     enrich_batch_size: int = Field(default=32, ge=1, description="jobs one worker claims at a time")

@@ -1,27 +1,39 @@
-"""When a server process last began a request: the signal its in-process workers yield to."""
+"""How busy a server process is with requests: the signal its in-process workers yield to."""
 
 from __future__ import annotations
 
-import math
 import time
 
 
 class RequestActivity:
-    """The monotonic time the server last began a request (probes and scrapes do not count).
+    """The time a server spent with at least one request in flight (probes and scrapes do not count).
 
-    One per app, written by the transport middleware on every request and read by the enrichment
-    workers between batches. A plain float attribute: one store per request, no lock (a torn read is
-    impossible for a Python float, and a stale one only delays a worker's pause by a batch).
+    One per app: the middleware calls ``began`` and ``ended`` around every request, on the event loop's
+    thread; the enrichment workers read ``busy_seconds`` between batches, from their own threads. Plain
+    attributes, no lock: a worker reading while a request begins or ends may see that request's last
+    microseconds counted or not, which moves a pause by as much.
     """
 
-    __slots__ = ("last",)
+    __slots__ = ("_busy", "_in_flight", "_since")
 
     def __init__(self) -> None:
-        self.last = -math.inf
+        self._in_flight = 0
+        self._since = 0.0
+        self._busy = 0.0
 
     def began(self) -> None:
-        self.last = time.monotonic()
+        if self._in_flight == 0:
+            self._since = time.monotonic()
+        self._in_flight += 1
 
-    def since(self, moment: float) -> bool:
-        """Whether a request began at or after ``moment`` (a ``time.monotonic()`` reading)."""
-        return self.last >= moment
+    def ended(self) -> None:
+        self._in_flight -= 1
+        if self._in_flight == 0:
+            self._busy += time.monotonic() - self._since
+
+    def busy_seconds(self) -> float:
+        """Seconds with at least one request in flight since the server started, up to now."""
+        busy, since = self._busy, self._since
+        if self._in_flight:
+            busy += time.monotonic() - since
+        return busy

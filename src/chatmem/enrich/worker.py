@@ -109,13 +109,15 @@ class Worker:
     ) -> None:
         """Work until ``stop`` is set; poll when idle. Errors (a database restart, say) are logged and
         retried after the poll interval: a worker never dies of them. ``nice`` lowers this thread's
-        CPU priority (Linux; a no-op elsewhere). With ``activity`` (a worker inside a server), a batch
-        during which a request began is followed by a pause, so that while requests come the worker
-        works at most ``busy_share`` of the time (``pause_after``)."""
+        CPU priority (Linux; a no-op elsewhere). With ``activity`` (a worker inside a server), each
+        batch is followed by a pause in proportion to the time requests were in flight during it, so
+        that while requests keep the server busy the worker works at most ``busy_share`` of the time,
+        and a trickle of requests barely slows it (``pause_after``)."""
         if nice:
             lower_priority(nice)
         while not stop.is_set():
             started = time.monotonic()
+            busy_before = activity.busy_seconds() if activity is not None else 0.0
             try:
                 claimed = self.run_once()
             except Exception:
@@ -123,8 +125,10 @@ class Worker:
                 claimed = 0
             if not claimed:
                 stop.wait(self.settings.enrich_poll_seconds)
-            elif activity is not None and activity.since(started):
-                pause = pause_after(time.monotonic() - started, busy_share)
+            elif activity is not None:
+                worked = time.monotonic() - started
+                busy = activity.busy_seconds() - busy_before
+                pause = pause_after(worked, busy / worked if worked > 0 else 0.0, busy_share)
                 if pause > 0:
                     ENRICH_PAUSE_SECONDS.inc(pause)
                     stop.wait(pause)
@@ -135,18 +139,20 @@ class Worker:
 MAX_PAUSE_SECONDS = 10.0
 
 
-def pause_after(worked: float, busy_share: float) -> float:
-    """The pause after a batch that took ``worked`` seconds while requests came, so that the worker's
-    share of the wall time is ``busy_share``: worked / (worked + pause) = busy_share.
+def pause_after(worked: float, busy: float, busy_share: float) -> float:
+    """The pause after a batch that took ``worked`` seconds, during which requests were in flight for
+    the fraction ``busy`` of the time: with the server busy throughout, the pause that leaves the worker
+    ``busy_share`` of the wall time (worked / (worked + pause) = busy_share); less in proportion to
+    ``busy`` (one request a second during a one-second batch is no reason to wait).
 
     Why a pause and not only a nice value: nice lowers the worker thread's CPU priority, but on
     PostgreSQL most of a batch's cost is the statements it runs in the database's own backend
     processes, at their normal priority; there the niced worker still cut the appends by a third
     (docs/benchmarks.md, "Write path"). Pausing between batches lowers the worker's claim on both.
     """
-    if busy_share >= 1 or worked <= 0:
+    if busy_share >= 1 or worked <= 0 or busy <= 0:
         return 0.0
-    return min(worked * (1 - busy_share) / busy_share, MAX_PAUSE_SECONDS)
+    return min(worked * min(busy, 1.0) * (1 - busy_share) / busy_share, MAX_PAUSE_SECONDS)
 
 
 def lower_priority(nice: int) -> None:

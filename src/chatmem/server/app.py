@@ -158,7 +158,6 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
                 allowed_hosts=guard.allowed_hosts(settings.allowed_hosts, settings.host),
                 body_timeout=settings.body_timeout_seconds,
                 routes=app.routes,
-                activity=activity,
             ),
             authenticator,
             metrics_public=settings.metrics_public,
@@ -178,7 +177,11 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             outer = admin_dispatch(outer, admin_page)
         # Outermost: every request gets its id, its metrics and its access line, refused ones too.
         return ObserveMiddleware(
-            outer, metrics=settings.metrics, access_log=access_log, auth_on=authenticator is not None
+            outer,
+            metrics=settings.metrics,
+            access_log=access_log,
+            auth_on=authenticator is not None,
+            activity=activity,
         )
 
     app = ChatmemApp(

@@ -8,8 +8,6 @@
   arrive within ``body_timeout`` seconds gets 408.
 - ``chatmem.server.guard`` checks Host, path, Content-Type and the JSON body of every request (400,
   415) before any handler runs; the parsed body rides along in ``scope["chatmem.json"]``.
-- Every other request than a probe or a scrape is noted in ``activity``, which the server's
-  enrichment workers yield to.
 - A request goes to ``fast`` first (``chatmem.server.fast_routes``), then to the app if ``fast`` did
   not answer it.
 """
@@ -25,7 +23,6 @@ import anyio.to_thread
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from chatmem.base.activity import RequestActivity
 from chatmem.base.errors import ChatmemError
 from chatmem.server import guard
 from chatmem.server.errors import error_response
@@ -34,8 +31,6 @@ from chatmem.server.responses import error
 from chatmem.version import ZEP_VERSION_HEADER
 
 _VERSION_HEADER = (b"x-zep-version", ZEP_VERSION_HEADER.encode())
-# Requests that are not traffic: a probe every few seconds must not pause the workers.
-_PROBES = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 def route_path(raw_path: bytes) -> str:
@@ -61,11 +56,8 @@ class ZepTransportMiddleware:
         allowed_hosts: frozenset[str] = frozenset({"*"}),
         body_timeout: float = 30,
         routes: Sequence[BaseRoute] = (),
-        activity: RequestActivity | None = None,
     ) -> None:
         self.app = app
-        # Told of every API request (not probes or scrapes): the in-process workers yield to them.
-        self.activity = activity
         # To name the route of a request refused here, before the router saw it (metrics, logs).
         self.routes = routes
         self.max_body_size = max_body_size
@@ -97,8 +89,6 @@ class ZepTransportMiddleware:
         if raw_path is not None:
             scope = dict(scope)
             scope["path"] = route_path(raw_path)
-        if self.activity is not None and scope["path"] not in _PROBES:
-            self.activity.began()
 
         if scope["method"] in ("GET", "HEAD", "DELETE", "OPTIONS"):
             if self.fast is None or not await self.fast(scope, b"", send_with_version):

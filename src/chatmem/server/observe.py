@@ -10,7 +10,8 @@ it was authenticated has none (null) when auth is on, and everything is ``defaul
 Per request, with metrics on, it appends a tuple to ``chatmem.server.request_metrics.REQUESTS``, which
 folds them into the request histogram in batches; with the access log on, a tuple to the
 ``AccessLog``'s records, which it formats and writes in batches. docs/benchmarks.md measures the cost
-(bench/observability.py).
+(bench/observability.py). It also keeps the app's ``RequestActivity``: the time some request (not a
+probe or a scrape) was in flight, which the in-process enrichment workers yield to.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from chatmem.base.activity import RequestActivity
 from chatmem.base.logs import REQUEST_ID
 from chatmem.server.access_log import BATCH_LINES, AccessLog
 from chatmem.server.auth import SCOPE_KEY as PRINCIPAL_KEY
@@ -35,6 +37,8 @@ UNMATCHED = "unmatched"
 _CLIENT_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:/+=@-]{1,128}")
 # Methods as labels: a fixed set, whatever method a client invents.
 _METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"))
+# Not traffic: a probe every few seconds must not make the enrichment workers pause.
+_PROBES = frozenset(("/healthz", "/readyz", "/metrics"))
 
 
 class RequestContext:
@@ -63,9 +67,17 @@ def _request_id(scope: Scope) -> str:
 
 class ObserveMiddleware:
     def __init__(
-        self, app: ASGIApp, *, metrics: bool, access_log: AccessLog | None, auth_on: bool = False
+        self,
+        app: ASGIApp,
+        *,
+        metrics: bool,
+        access_log: AccessLog | None,
+        auth_on: bool = False,
+        activity: RequestActivity | None = None,
     ) -> None:
         self.app = app
+        # Told when each request (not a probe or a scrape) is in flight: the in-process workers yield.
+        self.activity = activity
         self.metrics = REQUESTS if metrics else None
         self.access_log = access_log
         # The tenant of a request without a principal: none with auth on (it was refused, or is a
@@ -91,9 +103,16 @@ class ObserveMiddleware:
             await send(message)
 
         token = REQUEST_ID.set(request_id)
+        activity = self.activity
+        if activity is not None and scope["path"] in _PROBES:
+            activity = None
+        if activity is not None:
+            activity.began()
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            if activity is not None:
+                activity.ended()
             metrics, access_log = self.metrics, self.access_log
             if metrics is not None or access_log is not None:
                 seconds = time.perf_counter() - started
