@@ -335,8 +335,12 @@ def _in_context(
     if grow:
         for pk, seq in list(pool)[: len(semantic)]:
             pool.update(dict.fromkeys([(pk, seq - 1), (pk, seq + 1)]))
-    touched = {pk for pk, _seq in pool}
-    sessions = [session for session in scope.sessions if session.pk in touched]
+    # Each touched session's keys and their neighbours', grouped once (not one pass over the pool per
+    # session: a user search touches many sessions).
+    around_pool: dict[int, set[int]] = {}
+    for pk, seq in pool:
+        around_pool.setdefault(pk, set()).update((seq - 1, seq, seq + 1))
+    sessions = [session for session in scope.sessions if session.pk in around_pool]
     dims = int(embedded.vector.shape[0])
     cosine: dict[Key, float] = {}
     for session, block in zip(
@@ -345,15 +349,15 @@ def _in_context(
         strict=True,
     ):
         live = block.above(session.floor_seq)
-        seqs = sorted({seq + step for pk, seq in pool if pk == session.pk for step in (-1, 0, 1)})
-        wanted = np.asarray(seqs, dtype=np.int64)
+        wanted = np.asarray(sorted(around_pool[session.pk]), dtype=np.int64)
         at = np.minimum(np.searchsorted(live.keys, wanted), max(len(live.keys) - 1, 0))
         found = (live.keys[at] == wanted) if len(live.keys) else np.zeros(len(wanted), dtype=bool)
         if found.any():
             scores = live.matrix[at[found]] @ embedded.vector
+            # tolist(): Python ints and floats at once, the same values as int() and float() of each.
             cosine.update(
-                ((session.pk, int(seq)), float(score))
-                for seq, score in zip(wanted[found], scores, strict=True)
+                ((session.pk, seq), score)
+                for seq, score in zip(wanted[found].tolist(), scores.tolist(), strict=True)
             )
     floors = {session.pk: session.floor_seq for session in scope.sessions}
     for key, row in embedded.extra.items():  # pending messages embedded with the query
