@@ -277,6 +277,13 @@ class Settings(BaseSettings):
         description="messages in scope not embedded yet that a vector search embeds with the query "
         "(read-your-writes); beyond that they are ranked by text (header X-Chatmem-Ranked-By-Text)",
     )
+    search_side_threads: int = Field(
+        default=2,
+        ge=0,
+        description="threads per server process on which hybrid search looks up pending messages and "
+        "ranks by keyword while the request's thread embeds the query and ranks by vector (0 = one "
+        "after the other; a search that finds every thread busy does it itself)",
+    )
     search_cache_mb: int = Field(
         default=512,
         ge=0,

@@ -1,7 +1,9 @@
 """Searching a session's, or a user's, messages or summaries: the one entry point for REST and benches.
 
 The query text is embedded before the database is touched (a model call must not hold a connection);
-everything else runs in one read transaction, so a search sees one consistent snapshot.
+everything else runs in one read transaction, so a search sees one consistent snapshot. Hybrid search
+looks up its pending messages and ranks by keyword beside that, while the query is embedded and ranked
+by vector, on a connection of its own (``_SideHalf`` says why that is sound).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent import futures
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +25,7 @@ from chatmem.config import Settings
 from chatmem.embeddings import Embedder, LocalEmbedder, make_embedder
 from chatmem.search import filters, fulltext, pending, ranking, vectors
 from chatmem.search.query import Scope, SearchQuery, SearchType
+from chatmem.search.side import SidePool
 from chatmem.search.targets import TARGETS, LiveScope, Target, Within, resolve, with_keys
 from chatmem.search.vector_cache import FloatArray, VectorCache
 from chatmem.store import Database
@@ -65,6 +69,14 @@ class Searcher:
         self._embedder_factory = embedder_factory
         self._lock = threading.Lock()
         self.vector_cache = VectorCache(settings.search_cache_mb * 2**20)
+        # Hybrid's side half (pending messages, keyword ranking) runs here while the request's thread
+        # embeds the query and ranks by vector; a search that finds every thread busy does that work
+        # itself (``SidePool``). Two by default: the machines this is tuned on have two cores.
+        self._side = SidePool(workers=settings.search_side_threads)
+
+    def close(self) -> None:
+        """Wait for the side halves running and stop the threads (the server's shutdown)."""
+        self._side.close()
 
     @functools.cached_property
     def embedder(self) -> Embedder | None:
@@ -111,24 +123,26 @@ class Searcher:
             )
         return embedder
 
-    def _embed(self, within: Within, query: SearchQuery, target: Target) -> _Embedded | None:
-        """The query vector, and the vectors of the messages in scope not embedded yet (read-your-writes).
+    def _pending(
+        self, within: Within, query: SearchQuery, target: Target, embedder: Embedder
+    ) -> pending.Pending:
+        """The messages in scope not embedded yet (read-your-writes), to embed with the query."""
+        if target.table is not messages:
+            return pending.Pending([], 0)
+        with self.db.read() as conn:
+            scope = resolve(conn, within)
+            if scope is None:
+                return pending.Pending([], 0)
+            filters.prepare(conn)
+            where = filters.conditions(query.filters, messages, conn.dialect.name)
+            return pending.find(conn, scope, embedder.model, where, self.settings.search_pending_max)
+
+    def _embed(self, embedder: Embedder, query: SearchQuery, found: pending.Pending) -> _Embedded:
+        """The query vector, and the vectors of the pending messages ``found``.
 
         Both are embedded in one call, before the ranking transaction: a model call must not hold a
-        connection. Messages found pending here but embedded by a worker meanwhile are simply ranked
-        once (the keys are the same)."""
-        embedder = self._query_embedder(query)
-        if embedder is None:
-            return None
-        found = pending.Pending([], 0)
-        bound = self.settings.search_pending_max
-        if target.table is messages:
-            with self.db.read() as conn:
-                scope = resolve(conn, within)
-                if scope is not None:
-                    filters.prepare(conn)
-                    where = filters.conditions(query.filters, messages, conn.dialect.name)
-                    found = pending.find(conn, scope, embedder.model, where, bound)
+        connection. Messages found pending but embedded by a worker meanwhile are simply ranked once
+        (the keys are the same)."""
         got = embedder.embed([query.text, *(content for _key, content in found.rows)])
         rows = [vectors.as_array(vector) for vector in got]
         extra = {key: row for (key, _content), row in zip(found.rows, rows[1:], strict=True)}
@@ -136,7 +150,46 @@ class Searcher:
 
     def _search(self, within: Within, query: SearchQuery) -> SearchResult:
         target = TARGETS[query.scope]
-        embedded = self._embed(within, query, target)
+        embedder = self._query_embedder(query)
+        half = None
+        if embedder is not None and query.type is SearchType.HYBRID:
+            depth = max(self.settings.search_candidates, query.limit)
+            pending_max = self.settings.search_pending_max
+            half = _SideHalf(self.db, self._side, within, query, target, depth, embedder.model, pending_max)
+        try:
+            embedded = None
+            if embedder is not None:
+                embedded = self._embedded(within, query, target, embedder, half)
+            if half is not None:
+                half.wait_connected()
+            return self._ranked(within, query, target, embedded, half)
+        finally:
+            if half is not None:
+                half.settle()
+
+    def _embedded(
+        self, within: Within, query: SearchQuery, target: Target, embedder: Embedder, half: _SideHalf | None
+    ) -> _Embedded:
+        if half is None or not half.beside:
+            return self._embed(embedder, query, self._pending(within, query, target, embedder))
+        # The side half looks for pending messages meanwhile. The query is embedded alone now, which is
+        # the very model call a search makes when none is pending (nearly always: the queue's lag is
+        # tens of milliseconds); when some are, they are embedded with the query in one call, as ever,
+        # and this vector is dropped.
+        alone = embedder.embed([query.text])
+        found = half.found_pending()
+        if found.rows:
+            return self._embed(embedder, query, found)
+        return _Embedded(vectors.as_array(alone[0]), embedder.model, {}, found.overflow)
+
+    def _ranked(
+        self,
+        within: Within,
+        query: SearchQuery,
+        target: Target,
+        embedded: _Embedded | None,
+        half: _SideHalf | None,
+    ) -> SearchResult:
         with self.db.read() as conn:
             scope = resolve(conn, within)
             if scope is None:
@@ -152,7 +205,7 @@ class Searcher:
             elif query.type is SearchType.TEXT:
                 ranked = ranking.text_dist(fulltext.rank(conn, target, scope, query.text, where, query.limit))
             elif query.type is SearchType.HYBRID:
-                ranked = self._hybrid(conn, target, scope, query, where, embedded)
+                ranked = self._hybrid(conn, target, scope, query, where, embedded, half)
                 weight = self.settings.search_neighbour_weight
                 expanded = weight > 0 and target.table is messages and not where
                 if expanded:
@@ -233,13 +286,17 @@ class Searcher:
         query: SearchQuery,
         where: list[sa.ColumnElement[bool]],
         embedded: _Embedded | None,
+        half: _SideHalf | None,
     ) -> Ranked:
         depth = max(self.settings.search_candidates, query.limit)
         semantic: Ranked = []
         if embedded is not None:
             semantic = self._vector(conn, target, scope, embedded, where, depth)
         # Rows not embedded yet (or ever) still come in through the keyword list.
-        keyword = fulltext.rank(conn, target, scope, query.text, where, depth)
+        if half is not None:
+            keyword = half.result(conn, scope, where)
+        else:
+            keyword = fulltext.rank(conn, target, scope, query.text, where, depth)
         weight = self.settings.search_context_weight
         if embedded is not None and target.table is messages and weight > 0:
             semantic = _in_context(
@@ -259,6 +316,107 @@ class Searcher:
         return ranking.convex_fusion(
             semantic, keyword, alpha=self.settings.search_hybrid_alpha, limit=depth, vector_depth=depth
         )
+
+
+class _SideHalf:
+    """What hybrid search reads beside the request's thread, on the searcher's side pool and a read
+    connection of its own: the scope's pending messages (read-your-writes), then the keyword ranking.
+    Meanwhile the request's thread embeds the query (ONNX Runtime releases the GIL) and ranks by
+    vector (NumPy does); SQLite and psycopg release the GIL while a statement runs. When the pool has
+    no idle thread, the search does both itself, in line, as before (``beside`` is False).
+
+    Why separate snapshots are sound here: both are taken after the request arrived, so each holds every
+    write acknowledged before the search began (read-your-writes holds for both halves); a write that
+    commits while the search runs may land in either, as it might have landed either side of a single
+    snapshot taken a moment earlier or later. What must not happen is a row that is gone in the
+    search's snapshot coming back through this half: its keyword list keeps only keys live in the
+    search's own scope (``_in_scope``), its pending messages likewise (``_Embedded.live``), and every
+    hit is read from the search's snapshot (``_hydrate``), so the rows, their content and the liveness
+    a search returns all come from one snapshot. The most a race changes is which of a concurrent
+    write's rows enter the keyword list or the pending set, and with which score.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        side: SidePool,
+        within: Within,
+        query: SearchQuery,
+        target: Target,
+        depth: int,
+        model: str,
+        pending_max: int,
+    ) -> None:
+        self._db = db
+        self._within = within
+        self._query = query
+        self._target = target
+        self._depth = depth
+        self._model = model
+        self._pending_max = pending_max
+        self._connected = threading.Event()
+        self._looked = threading.Event()
+        self._pending: pending.Pending | None = None
+        self._future = side.submit(self._run)
+        self.beside = self._future is not None
+        if not self.beside:
+            self._connected.set()
+            self._looked.set()
+
+    def _run(self) -> Ranked:
+        try:
+            with self._db.read() as conn:
+                self._connected.set()
+                scope = resolve(conn, self._within)
+                if scope is None:
+                    self._pending = pending.Pending([], 0)
+                    return []
+                filters.prepare(conn)
+                where = filters.conditions(self._query.filters, self._target.table, conn.dialect.name)
+                found = pending.Pending([], 0)
+                if self._target.table is messages:
+                    found = pending.find(conn, scope, self._model, where, self._pending_max)
+                self._pending = found
+                self._looked.set()
+                return fulltext.rank(conn, self._target, scope, self._query.text, where, self._depth)
+        finally:
+            # Also when no connection could be had or a statement failed: the search then fails alone.
+            self._connected.set()
+            self._looked.set()
+
+    def found_pending(self) -> pending.Pending:
+        """The pending messages this half found; its error, if it failed before it knew."""
+        self._looked.wait()
+        if self._pending is None:
+            assert self._future is not None
+            self._future.result()  # raises what the half raised
+            raise AssertionError("the side half ended without a pending set")  # pragma: no cover
+        return self._pending
+
+    def wait_connected(self) -> None:
+        """Return once this half holds its connection (or has ended). The search opens its own only
+        then: a search that waited for this half while holding a connection could, with every pooled
+        connection held by such searches, wait for ever (until the pool's timeout)."""
+        self._connected.wait()
+
+    def result(self, conn: sa.Connection, scope: LiveScope, where: list[sa.ColumnElement[bool]]) -> Ranked:
+        """The keyword list, live in ``scope`` (the search's snapshot); an error of this half is raised
+        here, in the request's thread, as if the search had run it itself."""
+        if self._future is None:
+            return fulltext.rank(conn, self._target, scope, self._query.text, where, self._depth)
+        return _in_scope(self._future.result(), scope)
+
+    def settle(self) -> None:
+        """Wait for this half to end, whatever the search did: nothing of a request outlives it (a
+        search that failed first leaves this half's outcome unread, its connection returned)."""
+        if self._future is not None:
+            futures.wait([self._future])
+
+
+def _in_scope(ranked: Ranked, scope: LiveScope) -> Ranked:
+    """Only keys of the scope's live sessions above their floor (the liveness of ``scope``'s snapshot)."""
+    floors = {session.pk: session.floor_seq for session in scope.sessions}
+    return [(key, score) for key, score in ranked if key[0] in floors and key[1] > floors[key[0]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,8 +493,12 @@ def _in_context(
     if grow:
         for pk, seq in list(pool)[: len(semantic)]:
             pool.update(dict.fromkeys([(pk, seq - 1), (pk, seq + 1)]))
-    touched = {pk for pk, _seq in pool}
-    sessions = [session for session in scope.sessions if session.pk in touched]
+    # Each touched session's keys and their neighbours', grouped once (not one pass over the pool per
+    # session: a user search touches many sessions).
+    around_pool: dict[int, set[int]] = {}
+    for pk, seq in pool:
+        around_pool.setdefault(pk, set()).update((seq - 1, seq, seq + 1))
+    sessions = [session for session in scope.sessions if session.pk in around_pool]
     dims = int(embedded.vector.shape[0])
     cosine: dict[Key, float] = {}
     for session, block in zip(
@@ -345,15 +507,15 @@ def _in_context(
         strict=True,
     ):
         live = block.above(session.floor_seq)
-        seqs = sorted({seq + step for pk, seq in pool if pk == session.pk for step in (-1, 0, 1)})
-        wanted = np.asarray(seqs, dtype=np.int64)
+        wanted = np.asarray(sorted(around_pool[session.pk]), dtype=np.int64)
         at = np.minimum(np.searchsorted(live.keys, wanted), max(len(live.keys) - 1, 0))
         found = (live.keys[at] == wanted) if len(live.keys) else np.zeros(len(wanted), dtype=bool)
         if found.any():
             scores = live.matrix[at[found]] @ embedded.vector
+            # tolist(): Python ints and floats at once, the same values as int() and float() of each.
             cosine.update(
-                ((session.pk, int(seq)), float(score))
-                for seq, score in zip(wanted[found], scores, strict=True)
+                ((session.pk, seq), score)
+                for seq, score in zip(wanted[found].tolist(), scores.tolist(), strict=True)
             )
     floors = {session.pk: session.floor_seq for session in scope.sessions}
     for key, row in embedded.extra.items():  # pending messages embedded with the query

@@ -122,6 +122,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             enrichment.stop(timeout=deadline.remaining())
             purger.stop()
             sampler.stop()
+            searcher.close()
             if access_log is not None:
                 access_log.flush()
             REQUESTS.close()
