@@ -46,6 +46,10 @@ _MEMORY_PATH = re.compile(r"/api/v1/sessions/([^/]+)/memory")
 MEMORY_ROUTE = "/api/v1/sessions/{session_id}/memory"
 
 
+_OK = ok()
+_OK_HEADERS, _OK_BODY = _OK.raw_headers, bytes(_OK.body)
+
+
 async def _no_body() -> Message:
     return {"type": "http.disconnect"}
 
@@ -88,16 +92,21 @@ class FastRoutes:
                 )
         except (ValidationError, ChatmemError, UnicodeError, ValueError):
             return False
+        response: Response | None = None
         try:
             if method == "POST":
                 await self.db.awrite(write)
-                response: Response = ok()
             else:
                 memory = await self.db.aread_plan(read, rows=count or self.window)
                 response = JSON(memory_json(memory))
         except Exception as exc:
             response = error_response(exc, method, scope["path"])
-        await response(scope, _no_body, send)
+        if response is None:
+            # The messages ``ok()`` would send, without building a Response for every append.
+            await send({"type": "http.response.start", "status": 200, "headers": list(_OK_HEADERS)})
+            await send({"type": "http.response.body", "body": _OK_BODY})
+        else:
+            await response(scope, _no_body, send)
         return True
 
     def _append_plan(

@@ -59,13 +59,15 @@ class _Pending:
     error: BaseException | None = field(default=None)
 
 
-def _settle(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
-    if future.done():  # the caller went away (its request was cancelled)
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(value)
+def _settle_all(answered: list[_Pending]) -> None:
+    for pending in answered:
+        future = pending.future
+        if future.done():  # the caller went away (its request was cancelled)
+            continue
+        if pending.error is not None:
+            future.set_exception(pending.error)
+        else:
+            future.set_result(pending.value)
 
 
 class GroupCommitter:
@@ -133,10 +135,15 @@ class GroupCommitter:
                     break
                 group.append(more)
             self._write(group)  # never raises: every failure lands on the group's plans
+            # One wake-up per event loop for the whole group, not one per plan: each call_soon_threadsafe
+            # writes to the loop's self-pipe.
+            by_loop: dict[asyncio.AbstractEventLoop, list[_Pending]] = {}
             for pending in group:
+                by_loop.setdefault(pending.loop, []).append(pending)
+            for loop, answered in by_loop.items():
                 # A closed event loop (its caller gone) raises RuntimeError: nobody waits for that answer.
                 with contextlib.suppress(RuntimeError):
-                    pending.loop.call_soon_threadsafe(_settle, pending.future, pending.value, pending.error)
+                    loop.call_soon_threadsafe(_settle_all, answered)
             if stop:
                 return
 
