@@ -31,11 +31,12 @@ def paused_seconds() -> float:
 
 def test_the_pause_gives_the_worker_its_share_of_a_busy_servers_time() -> None:
     assert pause_after(1.0, 1.0, 0.2) == pytest.approx(4.0)  # busy throughout: worked 1 s of 5
-    assert pause_after(0.3, 1.0, 0.5) == pytest.approx(0.3)
+    assert pause_after(0.3, 0.3, 0.5) == pytest.approx(0.3)
     assert pause_after(1.0, 0.5, 0.2) == pytest.approx(2.0)  # requests in flight half the time
     assert pause_after(1.0, 0.0, 0.2) == 0.0  # no request: no pause
     assert pause_after(1.0, 1.0, 1.0) == 0.0  # share 1: never pauses
-    assert pause_after(60.0, 1.0, 0.2) == MAX_PAUSE_SECONDS  # a crawling batch still leaves room for the next
+    # A crawling batch still leaves room for the next.
+    assert pause_after(60.0, 60.0, 0.2) == MAX_PAUSE_SECONDS
 
 
 class _Waits(threading.Event):

@@ -126,9 +126,8 @@ class Worker:
             if not claimed:
                 stop.wait(self.settings.enrich_poll_seconds)
             elif activity is not None:
-                worked = time.monotonic() - started
                 busy = activity.busy_seconds() - busy_before
-                pause = pause_after(worked, busy / worked if worked > 0 else 0.0, busy_share)
+                pause = pause_after(time.monotonic() - started, busy, busy_share)
                 if pause > 0:
                     ENRICH_PAUSE_SECONDS.inc(pause)
                     stop.wait(pause)
@@ -140,19 +139,19 @@ MAX_PAUSE_SECONDS = 10.0
 
 
 def pause_after(worked: float, busy: float, busy_share: float) -> float:
-    """The pause after a batch that took ``worked`` seconds, during which requests were in flight for
-    the fraction ``busy`` of the time: with the server busy throughout, the pause that leaves the worker
-    ``busy_share`` of the wall time (worked / (worked + pause) = busy_share); less in proportion to
-    ``busy`` (one request a second during a one-second batch is no reason to wait).
+    """The pause after a batch that took ``worked`` seconds, during ``busy`` of which requests were in
+    flight: with the server busy throughout, the pause that leaves the worker ``busy_share`` of the wall
+    time (worked / (worked + pause) = busy_share); less in proportion to the busy time (one request a
+    second during a one-second batch is no reason to wait).
 
     Why a pause and not only a nice value: nice lowers the worker thread's CPU priority, but on
     PostgreSQL most of a batch's cost is the statements it runs in the database's own backend
     processes, at their normal priority; there the niced worker still cut the appends by a third
     (docs/benchmarks.md, "Write path"). Pausing between batches lowers the worker's claim on both.
     """
-    if busy_share >= 1 or worked <= 0 or busy <= 0:
+    if busy_share >= 1 or busy <= 0:
         return 0.0
-    return min(worked * min(busy, 1.0) * (1 - busy_share) / busy_share, MAX_PAUSE_SECONDS)
+    return min(min(busy, worked) * (1 - busy_share) / busy_share, MAX_PAUSE_SECONDS)
 
 
 def lower_priority(nice: int) -> None:

@@ -35,11 +35,10 @@ _VERSION_HEADER = (b"x-zep-version", ZEP_VERSION_HEADER.encode())
 
 def route_path(raw_path: bytes) -> str:
     """Decode each segment, then re-encode only ``%`` and ``/`` so segment boundaries survive."""
-    if b"%" not in raw_path:  # nothing encoded: each segment decodes to itself
-        path = raw_path.decode("latin-1")
-        return path[:-1] if len(path) > 1 and path.endswith("/") else path
-    segments = raw_path.decode("latin-1").split("/")
-    path = "/".join(unquote(segment).replace("%", "%25").replace("/", "%2F") for segment in segments)
+    path = raw_path.decode("latin-1")
+    if b"%" in raw_path:  # without one, each segment decodes to itself
+        segments = path.split("/")
+        path = "/".join(unquote(segment).replace("%", "%25").replace("/", "%2F") for segment in segments)
     if len(path) > 1 and path.endswith("/"):
         path = path[:-1]
     return path
