@@ -22,7 +22,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from chatmem.memory import messages
+from chatmem.memory import messages, sessions
 from chatmem.memory.records import NewMessage
 from chatmem.store import Database
 from chatmem.store.prepared import Batchable, Prepared, WritePlan, statement
@@ -157,6 +157,66 @@ def test_appends_written_together_store_every_message_in_order_with_one_job_per_
         covered = sorted((pk, seq) for pk, lo, hi in stored_jobs for seq in range(lo, hi + 1))
         assert len(covered) == len(set(covered)) == 400
         assert {seq for _, seq in covered} == set(range(1, 51))
+
+
+# What a chat application may send: the batch carries it to the database as JSON text, the single
+# append as bound parameters; both must store the same.
+_VARIED = [
+    NewMessage(
+        role="human", content='quotes " and \\ backslash, tab\t newline\n, \x01 control', token_count=3
+    ),
+    NewMessage(
+        role="ai", content="émoji 🧠, CJK 記憶, RTL שלום", metadata={"nested": {"list": [1, 2.5, None]}}
+    ),
+    NewMessage(
+        role="system", content=" ", metadata={"big": 2**62, "small": -(2**62), "float": -12.5, "t": True}
+    ),
+    NewMessage(role="user", content="[1, 2]", metadata={}, token_count=2**31 - 1),
+]
+
+
+def _records(db: Database, session_id: str) -> list[tuple[Any, ...]]:
+    page = db.read_plan(messages.list_messages_plan(TENANT, session_id, limit=1000, page=1))
+    return [(m.role, m.content, m.metadata, m.token_count) for m in page.messages]
+
+
+def test_appends_written_together_store_what_appends_written_alone_store(
+    each_backend: str, tmp_path: Path
+) -> None:
+    with migrated(each_backend, tmp_path) as db:
+        assert db.group_commit is not None
+        for message in _VARIED:
+            db.write_plan(messages.add_messages_plan(db.dialect_name, TENANT, "alone", [message]))
+        works = [messages.add_messages_work(db.dialect_name, TENANT, "together", [m]) for m in _VARIED]
+
+        async def together() -> list[Any]:
+            return await asyncio.gather(*(db.awrite(work) for work in works))
+
+        groups = db.group_commit.groups
+        asyncio.run(together())
+        assert db.group_commit.groups - groups < len(_VARIED)  # some were written together
+        assert _records(db, "together") == _records(db, "alone")
+        assert [r[1] for r in _records(db, "alone")] == [m.content for m in _VARIED]
+
+
+def test_appends_written_together_revive_a_deleted_session_with_only_the_new_messages(
+    each_backend: str, tmp_path: Path
+) -> None:
+    with migrated(each_backend, tmp_path) as db:
+        db.write_plan(_append(db, "gone", NewMessage(role="human", content="old")))
+        db.write_plan(sessions.delete_session_plan(TENANT, "gone"))
+        works = [_work(db, "gone", f"new {n}") for n in range(5)]
+
+        async def together() -> list[Any]:
+            return await asyncio.gather(*(db.awrite(work) for work in works))
+
+        asyncio.run(together())
+        assert _stored(db, "gone") == [f"new {n}" for n in range(5)]
+        with db.read() as conn:
+            count = conn.execute(
+                sa.select(sessions_table.c.message_count).where(sessions_table.c.session_id == "gone")
+            ).scalar_one()
+        assert count == 5
 
 
 def _tag(item: str) -> WritePlan[None]:

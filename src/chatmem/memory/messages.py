@@ -18,7 +18,8 @@ from chatmem.base.validation import check_id, check_json, check_text
 from chatmem.memory.metadata import checked_patch, merge_patch
 from chatmem.memory.paging import NO_LIMIT
 from chatmem.memory.records import MemoryRecord, MessagePage, NewMessage
-from chatmem.store.jobs import ingest_job, ingest_job_from, ingest_jobs
+from chatmem.store.jobs import ingest_job, ingest_job_from
+from chatmem.store.json_rows import JsonRows
 from chatmem.store.live import LIVE_SESSION, above_floor, live
 from chatmem.store.prepared import (
     Batchable,
@@ -31,7 +32,7 @@ from chatmem.store.prepared import (
     upsert,
 )
 from chatmem.store.records import MESSAGE_COLUMNS, SUMMARY_COLUMNS, MessageRecord, SummaryRecord
-from chatmem.store.tables import UTCDateTime, Uuid, messages, sessions, summaries
+from chatmem.store.tables import Json, UTCDateTime, Uuid, messages, sessions, summaries
 from chatmem.store.tenancy import TENANT, of_tenant
 
 # Rows below a session carry its tenant, which leads their keys: every join and lookup names it.
@@ -188,8 +189,9 @@ def add_messages_work(
     dialect_name: str, tenant_id: int, session_id: str, new: Sequence[NewMessage]
 ) -> WritePlan[None] | Batchable[Append]:
     """``add_messages_plan``, or for an append without client uuids, the same append as a ``Batchable``:
-    the group-commit writer makes the appends that arrive together with one insert of all their
-    messages and one of their jobs (``_appends_together``). Bad input is refused here."""
+    the group-commit writer makes the appends that arrive together with one upsert of their sessions,
+    one insert of their messages and one of their jobs (``_appends_together``). Bad input is refused
+    here."""
     plan = add_messages_plan(dialect_name, tenant_id, session_id, new)
     if not new or any(message.uuid is not None for message in new):
         return plan
@@ -213,26 +215,138 @@ def _append_alone_in_one_statement(append: Append) -> WritePlan[None]:
     return _append_in_one_statement(append.tenant_id, append.session_id, append.new)
 
 
-def _appends_together(appends: Sequence[Append]) -> WritePlan[None]:
-    """Several appends (none with client uuids), as their single plans would make them: each upserts its
-    session and reserves its ``seq`` block in turn; then one multi-row insert of all their messages and
-    one of their ingest jobs, one job per session (a session's blocks are adjacent, being reserved one
-    after the other in this transaction).
+# The group's statements (``_appends_together``). The sessions parameter holds one JSON array per
+# session, ``[tenant_id, session_id, new session uuid, message count, job id]``; the messages parameter
+# one per message, ``[tenant_id, session_id, seq before the end of the block, uuid, role, content,
+# metadata as JSON text or null, token_count]``.
+def _build_upsert_sessions(dialect_name: str) -> sa.Insert:
+    """``_build_upsert`` for many sessions at once: ``excluded`` holds each row's count."""
+    incoming = JsonRows(dialect_name, "sessions", "incoming")
+    ts = sa.bindparam("ts", type_=UTCDateTime)
+    count = incoming.item(3, sa.BigInteger)
+    insert = upsert(dialect_name, sessions).from_select(
+        ["tenant_id", "session_id", "uuid", "created_at", "updated_at", "last_seq", "message_count"],
+        sa.select(
+            incoming.item(0, sa.BigInteger),
+            incoming.item(1, sa.Text),
+            incoming.item(2, Uuid),
+            ts,
+            ts,
+            count,
+            count,
+        )
+        .select_from(incoming.table)
+        # SQLite: without a WHERE, "ON CONFLICT" would parse as the ON of a join.
+        .where(sa.true()),
+    )
+    return insert.on_conflict_do_update(
+        index_elements=[sessions.c.tenant_id, sessions.c.session_id],
+        set_={
+            "updated_at": insert.excluded.updated_at,
+            "deleted_at": sa.null(),
+            "last_seq": sessions.c.last_seq + insert.excluded.last_seq,
+            "message_count": sa.case(
+                (sessions.c.deleted_at.is_(None), sessions.c.message_count), else_=sa.literal_column("0")
+            )
+            + insert.excluded.message_count,
+        },
+    )
 
-    The sessions are upserted in (tenant, session id) order, the appends of one session in the order
-    they came: on PostgreSQL each upsert locks its session row until the commit, and two batches of two
-    server processes that took the same sessions in different orders could deadlock."""
+
+def _session_of(incoming: JsonRows) -> sa.ColumnElement[bool]:
+    return sa.and_(
+        sessions.c.tenant_id == incoming.item(0, sa.BigInteger),
+        sessions.c.session_id == incoming.item(1, sa.Text),
+    )
+
+
+def _build_insert_messages(dialect_name: str) -> sa.Insert:
+    incoming = JsonRows(dialect_name, "messages", "incoming")
+    ts = sa.bindparam("ts", type_=UTCDateTime)
+    return sa.insert(messages).from_select(
+        [
+            "tenant_id",
+            "session_pk",
+            "seq",
+            "uuid",
+            "role",
+            "content",
+            "metadata",
+            "token_count",
+            "created_at",
+            "updated_at",
+        ],
+        sa.select(
+            sessions.c.tenant_id,
+            sessions.c.id,
+            sessions.c.last_seq - incoming.item(2, sa.BigInteger),
+            incoming.item(3, Uuid),
+            incoming.item(4, sa.Text),
+            incoming.item(5, sa.Text),
+            incoming.item(6, Json),
+            incoming.item(7, sa.Integer),
+            ts,
+            ts,
+        ).select_from(incoming.table.join(sessions, _session_of(incoming))),
+    )
+
+
+def _build_insert_jobs(dialect_name: str) -> sa.Insert:
+    incoming = JsonRows(dialect_name, "sessions", "incoming")
+    return ingest_job_from(
+        sessions.c.tenant_id,
+        sessions.c.id,
+        sessions.c.last_seq - incoming.item(3, sa.BigInteger) + sa.literal_column("1"),
+        sessions.c.last_seq,
+        sa.bindparam("ts", type_=UTCDateTime),
+        job_id=incoming.item(4, Uuid),
+        source=incoming.table.join(sessions, _session_of(incoming)),
+    )
+
+
+_upsert_sessions = Prepared(_build_upsert_sessions)
+_insert_messages = Prepared(_build_insert_messages)
+_insert_jobs = Prepared(_build_insert_jobs)
+
+
+def _appends_together(appends: Sequence[Append]) -> WritePlan[None]:
+    """Several appends (none with client uuids) in three statements, with the effect of their single
+    plans run one after the other: one upsert of their sessions, each reserving the ``seq`` block of all
+    its messages of the group; one insert of the messages, numbered from the end of their session's
+    block in the order they came; one ingest job per session. Each statement reads its rows from one
+    JSON array parameter (``JsonRows``), so the group is three executions however many appends it holds.
+
+    The sessions are upserted in (tenant, session id) order: on PostgreSQL each upsert locks its session
+    row until the commit, and two batches of two server processes that took the same sessions in
+    different orders could deadlock."""
+    new_by_session: dict[tuple[int, str], list[NewMessage]] = {}
+    for append in appends:
+        new_by_session.setdefault((append.tenant_id, append.session_id), []).extend(append.new)
+    sessions_json: list[tuple[int, str, str, int, str]] = []
+    messages_json: list[tuple[int, str, int, str, str, str, str | None, int]] = []
+    for (tenant_id, session_id), new in sorted(new_by_session.items()):
+        count = len(new)
+        sessions_json.append((tenant_id, session_id, uuid.uuid4().hex, count, uuid.uuid4().hex))
+        messages_json.extend(
+            (
+                tenant_id,
+                session_id,
+                count - 1 - index,  # how far before the end of the session's block
+                uuid.uuid4().hex,
+                message.role,
+                message.content,
+                None if message.metadata is None else json_text(message.metadata),
+                message.token_count,
+            )
+            for index, message in enumerate(new)
+        )
+    if not messages_json:
+        return
     ts = clock.now()
-    rows: list[dict[str, Any]] = []
-    spans: dict[tuple[int, int], list[int]] = {}
-    for append in sorted(appends, key=lambda append: (append.tenant_id, append.session_id)):
-        count = len(append.new)
-        session_pk, last_seq = yield from _reserve(append.tenant_id, append.session_id, count, ts)
-        rows.extend(_message_rows(append.tenant_id, session_pk, last_seq - count + 1, append.new, ts))
-        spans.setdefault((append.tenant_id, session_pk), [last_seq - count + 1, last_seq])[1] = last_seq
-    if rows:
-        yield statement_many(_insert_message, rows)
-        yield ingest_jobs([(tenant, pk, lo, hi) for (tenant, pk), (lo, hi) in spans.items()], ts)
+    sessions_param = json_text(sessions_json)
+    yield statement(_upsert_sessions, sessions=sessions_param, ts=ts)
+    yield statement(_insert_messages, messages=json_text(messages_json), ts=ts)
+    yield statement(_insert_jobs, sessions=sessions_param, ts=ts)
 
 
 def _reserve(tenant_id: int, session_id: str, count: int, ts: dt.datetime) -> WritePlan[tuple[int, int]]:

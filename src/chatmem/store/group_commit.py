@@ -25,7 +25,7 @@ made by one plan of their kind (``_run_batch``), in one savepoint, and each agai
 
 On PostgreSQL only the batchable appends come here (``Database.awrite``): an append there is one
 statement, but a commit and a round trip each, and the writer that makes 32 of them in one transaction
-with one multi-row insert spends about half the database CPU per append (docs/benchmarks.md, "Write
+of three statements spends about half the database CPU per append (docs/benchmarks.md, "Write
 path"). The other writes keep their own transactions on the async pool, running side by side as
 PostgreSQL allows.
 """

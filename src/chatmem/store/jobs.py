@@ -8,12 +8,11 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import uuid
-from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
-from chatmem.store.prepared import Prepared, Step, Writes, statement, statement_many
+from chatmem.store.prepared import Prepared, Step, Writes, statement
 from chatmem.store.tables import enrich_jobs
 
 
@@ -69,21 +68,23 @@ def ingest_job(tenant_id: int, session_pk: int, seq_lo: int, seq_hi: int, ts: dt
     return statement(_insert_job, **job_row(tenant_id, session_pk, Kind.INGEST, seq_lo, seq_hi, ts))
 
 
-def ingest_jobs(spans: Sequence[tuple[int, int, int, int]], ts: dt.datetime) -> Step[Writes]:
-    """``ingest_job`` for several appends written together: one row per ``(tenant_id, session_pk,
-    seq_lo, seq_hi)`` span, one statement."""
-    return statement_many(_insert_job, [job_row(*span[:2], Kind.INGEST, *span[2:], ts) for span in spans])
-
-
 def ingest_job_from(
-    tenant_id: Any, session_pk: Any, seq_lo: Any, seq_hi: Any, ts: sa.BindParameter[Any]
+    tenant_id: Any,
+    session_pk: Any,
+    seq_lo: Any,
+    seq_hi: Any,
+    ts: sa.BindParameter[Any],
+    *,
+    job_id: Any = None,
+    source: sa.FromClause | None = None,
 ) -> sa.Insert:
-    """``ingest_job`` as an INSERT ... SELECT whose values are SQL expressions (the columns of
-    a CTE), for PostgreSQL's one-statement append. ``id`` is bound as ``job_id``."""
+    """``ingest_job`` as an INSERT ... SELECT whose values are SQL expressions: the columns of a CTE
+    (PostgreSQL's one-statement append) or of ``source`` (the appends made together). ``id`` is
+    ``job_id``, or bound as ``job_id``."""
     values = {
         "tenant_id": tenant_id,
         "session_pk": session_pk,
-        "id": sa.bindparam("job_id", type_=enrich_jobs.c.id.type),
+        "id": sa.bindparam("job_id", type_=enrich_jobs.c.id.type) if job_id is None else job_id,
         # Constants rendered into the SQL, as in the session upsert of the append.
         "kind": sa.literal_column(f"'{Kind.INGEST.value}'", sa.Text),
         "seq_lo": seq_lo,
@@ -94,4 +95,7 @@ def ingest_job_from(
         "created_at": ts,
         "updated_at": ts,
     }
-    return sa.insert(enrich_jobs).from_select(list(values), sa.select(*values.values()))
+    select = sa.select(*values.values())
+    if source is not None:
+        select = select.select_from(source)
+    return sa.insert(enrich_jobs).from_select(list(values), select)

@@ -180,9 +180,9 @@ class Batchable(Generic[Item]):
     """A write that may be made together with others of its kind (group commit).
 
     ``single(item)`` is the plan that makes it alone; ``batch(items)`` one plan that makes several, in
-    their order, with the same effect as their single plans run one after the other (the append: one
-    multi-row insert of the messages of many appends and one of their jobs, instead of two statements
-    each). Both return nothing. The item is kept, not a plan, because a generator runs only once: when a
+    their order, with the same effect as their single plans run one after the other (the append: three
+    statements for the sessions, messages and jobs of many appends, instead of three each). Both
+    return nothing. The item is kept, not a plan, because a generator runs only once: when a
     batch fails, each item is made again alone (``chatmem.store.group_commit``), and fails alone.
     """
 
