@@ -22,6 +22,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from chatmem.access import tenants
 from chatmem.memory import messages, sessions
 from chatmem.memory.records import NewMessage
 from chatmem.store import Database
@@ -217,6 +218,26 @@ def test_appends_written_together_revive_a_deleted_session_with_only_the_new_mes
                 sa.select(sessions_table.c.message_count).where(sessions_table.c.session_id == "gone")
             ).scalar_one()
         assert count == 5
+
+
+def test_appends_written_together_keep_each_tenants_session_apart(each_backend: str, tmp_path: Path) -> None:
+    with migrated(each_backend, tmp_path) as db:
+        other = tenants.create_tenant(db, "other").id
+        works = [
+            messages.add_messages_work(
+                db.dialect_name, tenant, "same-id", [NewMessage(role="human", content=f"{tenant}:{n}")]
+            )
+            for n in range(6)
+            for tenant in (TENANT, other)
+        ]
+
+        async def together() -> list[Any]:
+            return await asyncio.gather(*(db.awrite(work) for work in works))
+
+        asyncio.run(together())
+        for tenant in (TENANT, other):
+            page = db.read_plan(messages.list_messages_plan(tenant, "same-id", limit=100, page=1))
+            assert [m.content for m in page.messages] == [f"{tenant}:{n}" for n in range(6)]
 
 
 def _tag(item: str) -> WritePlan[None]:
