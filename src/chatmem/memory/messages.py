@@ -88,6 +88,21 @@ _insert_message = Prepared(
 )
 
 
+# The columns the append's INSERT ... SELECT statements name, in the order of their SELECT lists.
+_INSERTED_MESSAGE_COLUMNS = [
+    "tenant_id",
+    "session_pk",
+    "seq",
+    "uuid",
+    "role",
+    "content",
+    "metadata",
+    "token_count",
+    "created_at",
+    "updated_at",
+]
+
+
 def build_append_statement(*, enqueue: bool = True) -> sa.Insert:
     """PostgreSQL: the whole append (session upsert, messages, enrichment job) as one statement.
 
@@ -107,18 +122,7 @@ def build_append_statement(*, enqueue: bool = True) -> sa.Insert:
         .render_derived(name="incoming")
     )
     inserted = sa.insert(messages).from_select(
-        [
-            "tenant_id",
-            "session_pk",
-            "seq",
-            "uuid",
-            "role",
-            "content",
-            "metadata",
-            "token_count",
-            "created_at",
-            "updated_at",
-        ],
+        _INSERTED_MESSAGE_COLUMNS,
         sa.select(
             session.c.tenant_id,
             session.c.id,
@@ -264,18 +268,7 @@ def _build_insert_messages(dialect_name: str) -> sa.Insert:
     incoming = JsonRows(dialect_name, "messages", "incoming")
     ts = sa.bindparam("ts", type_=UTCDateTime)
     return sa.insert(messages).from_select(
-        [
-            "tenant_id",
-            "session_pk",
-            "seq",
-            "uuid",
-            "role",
-            "content",
-            "metadata",
-            "token_count",
-            "created_at",
-            "updated_at",
-        ],
+        _INSERTED_MESSAGE_COLUMNS,
         sa.select(
             sessions.c.tenant_id,
             sessions.c.id,
