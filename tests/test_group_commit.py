@@ -240,6 +240,21 @@ def test_appends_written_together_keep_each_tenants_session_apart(each_backend: 
             assert [m.content for m in page.messages] == [f"{tenant}:{n}" for n in range(6)]
 
 
+def test_appends_written_together_find_sessions_whatever_their_ids_hold(
+    each_backend: str, tmp_path: Path
+) -> None:
+    ids = ['quo"te', "back\\slash", "ünï 🧠 記憶", "tab\tand\x01", "50% off/%2F", "[0]"]
+    with migrated(each_backend, tmp_path) as db:
+        works = [_work(db, session_id, f"{n}") for n in range(3) for session_id in ids]
+
+        async def together() -> list[Any]:
+            return await asyncio.gather(*(db.awrite(work) for work in works))
+
+        asyncio.run(together())
+        for session_id in ids:
+            assert _stored(db, session_id) == ["0", "1", "2"]
+
+
 def _tag(item: str) -> WritePlan[None]:
     if item == "bad":
         yield statement(_boom_insert, m={"poisoned": True})  # written, then undone by the savepoint
