@@ -255,6 +255,36 @@ def test_appends_written_together_find_sessions_whatever_their_ids_hold(
             assert _stored(db, session_id) == ["0", "1", "2"]
 
 
+def test_a_group_of_large_appends_is_written_in_parts_with_the_same_effect(
+    each_backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Parts of about 30 characters: every session (of 8) a part of its own, or two or three together.
+    monkeypatch.setattr(messages, "PART_CHARS", 30)
+    parts: list[int] = []
+    write_part = messages._write_part
+
+    def counted(*args: Any) -> WritePlan[None]:
+        parts.append(len(args[0]))  # sessions in the part
+        return write_part(*args)
+
+    monkeypatch.setattr(messages, "_write_part", counted)
+    with migrated(each_backend, tmp_path) as db:
+        assert db.group_commit is not None
+        works = [_work(db, f"p-{n % 8}", f"message {n}") for n in range(96)]
+        groups = db.group_commit.groups
+
+        async def together() -> list[Any]:
+            return await asyncio.gather(*(db.awrite(work) for work in works))
+
+        asyncio.run(together())
+        assert db.group_commit.groups - groups < 96
+        assert len(parts) > db.group_commit.groups - groups  # some group was cut
+        for session in range(8):
+            assert _stored(db, f"p-{session}") == [f"message {n}" for n in range(session, 96, 8)]
+        covered = sorted((pk, seq) for pk, lo, hi in _jobs(db) for seq in range(lo, hi + 1))
+        assert len(covered) == len(set(covered)) == 96
+
+
 def _tag(item: str) -> WritePlan[None]:
     if item == "bad":
         yield statement(_boom_insert, m={"poisoned": True})  # written, then undone by the savepoint

@@ -302,40 +302,56 @@ _insert_messages = Prepared(_build_insert_messages)
 _insert_jobs = Prepared(_build_insert_jobs)
 
 
+# A group's JSON parameters are cut into parts of whole sessions holding about this many characters of
+# text: PostgreSQL refuses a jsonb value over 256 MB (and 64 appends of 5 MB bodies would be more), and
+# JSON's escapes make a character at most six bytes.
+PART_CHARS = 32 * 1024 * 1024
+
+
 def _appends_together(appends: Sequence[Append]) -> WritePlan[None]:
     """Several appends (none with client uuids) in three statements, with the effect of their single
     plans run one after the other: one upsert of their sessions, each reserving the ``seq`` block of all
     its messages of the group; one insert of the messages, numbered from the end of their session's
     block in the order they came; one ingest job per session. Each statement reads its rows from one
-    JSON array parameter (``JsonRows``), so the group is three executions however many appends it holds.
+    JSON array parameter (``JsonRows``), so the group is three executions however many appends it holds
+    (three per part of ``PART_CHARS``, for groups of large messages).
 
-    The sessions are upserted in (tenant, session id) order: on PostgreSQL each upsert locks its session
-    row until the commit, and two batches of two server processes that took the same sessions in
-    different orders could deadlock."""
+    The sessions are upserted in (tenant, session id) order, across parts too: on PostgreSQL each upsert
+    locks its session row until the commit, and two batches of two server processes that took the same
+    sessions in different orders could deadlock."""
     new_by_session: dict[tuple[int, str], list[NewMessage]] = {}
     for append in appends:
         new_by_session.setdefault((append.tenant_id, append.session_id), []).extend(append.new)
+    ts = clock.now()
     sessions_json: list[tuple[int, str, str, int, str]] = []
     messages_json: list[tuple[int, str, int, str, str, str, str | None, int]] = []
+    chars = 0
     for (tenant_id, session_id), new in sorted(new_by_session.items()):
         count = len(new)
         sessions_json.append((tenant_id, session_id, uuid.uuid4().hex, count, uuid.uuid4().hex))
-        messages_json.extend(
-            (
-                tenant_id,
-                session_id,
-                count - 1 - index,  # how far before the end of the session's block
-                uuid.uuid4().hex,
-                message.role,
-                message.content,
-                None if message.metadata is None else json_text(message.metadata),
-                message.token_count,
+        for index, message in enumerate(new):
+            metadata = None if message.metadata is None else json_text(message.metadata)
+            messages_json.append(
+                (
+                    tenant_id,
+                    session_id,
+                    count - 1 - index,  # how far before the end of the session's block
+                    uuid.uuid4().hex,
+                    message.role,
+                    message.content,
+                    metadata,
+                    message.token_count,
+                )
             )
-            for index, message in enumerate(new)
-        )
-    if not messages_json:
-        return
-    ts = clock.now()
+            chars += len(session_id) + len(message.role) + len(message.content) + len(metadata or "")
+        if chars >= PART_CHARS:
+            yield from _write_part(sessions_json, messages_json, ts)
+            sessions_json, messages_json, chars = [], [], 0
+    if messages_json:
+        yield from _write_part(sessions_json, messages_json, ts)
+
+
+def _write_part(sessions_json: list[Any], messages_json: list[Any], ts: dt.datetime) -> WritePlan[None]:
     sessions_param = json_text(sessions_json)
     yield statement(_upsert_sessions, sessions=sessions_param, ts=ts)
     yield statement(_insert_messages, messages=json_text(messages_json), ts=ts)
