@@ -160,6 +160,15 @@ def test_appends_written_together_store_every_message_in_order_with_one_job_per_
         assert {seq for _, seq in covered} == set(range(1, 51))
 
 
+def _write_together(db: Database, works: Sequence[WritePlan[None] | Batchable[Any]]) -> None:
+    """Hand every write to the group-commit writer at once (so that they share groups); wait for all."""
+
+    async def together() -> None:
+        await asyncio.gather(*(db.awrite(work) for work in works))
+
+    asyncio.run(together())
+
+
 # What a chat application may send: the batch carries it to the database as JSON text, the single
 # append as bound parameters; both must store the same.
 _VARIED = [
@@ -190,11 +199,8 @@ def test_appends_written_together_store_what_appends_written_alone_store(
             db.write_plan(messages.add_messages_plan(db.dialect_name, TENANT, "alone", [message]))
         works = [messages.add_messages_work(db.dialect_name, TENANT, "together", [m]) for m in _VARIED]
 
-        async def together() -> list[Any]:
-            return await asyncio.gather(*(db.awrite(work) for work in works))
-
         groups = db.group_commit.groups
-        asyncio.run(together())
+        _write_together(db, works)
         assert db.group_commit.groups - groups < len(_VARIED)  # some were written together
         assert _records(db, "together") == _records(db, "alone")
         assert [r[1] for r in _records(db, "alone")] == [m.content for m in _VARIED]
@@ -208,10 +214,7 @@ def test_appends_written_together_revive_a_deleted_session_with_only_the_new_mes
         db.write_plan(sessions.delete_session_plan(TENANT, "gone"))
         works = [_work(db, "gone", f"new {n}") for n in range(5)]
 
-        async def together() -> list[Any]:
-            return await asyncio.gather(*(db.awrite(work) for work in works))
-
-        asyncio.run(together())
+        _write_together(db, works)
         assert _stored(db, "gone") == [f"new {n}" for n in range(5)]
         with db.read() as conn:
             count = conn.execute(
@@ -231,10 +234,7 @@ def test_appends_written_together_keep_each_tenants_session_apart(each_backend: 
             for tenant in (TENANT, other)
         ]
 
-        async def together() -> list[Any]:
-            return await asyncio.gather(*(db.awrite(work) for work in works))
-
-        asyncio.run(together())
+        _write_together(db, works)
         for tenant in (TENANT, other):
             page = db.read_plan(messages.list_messages_plan(tenant, "same-id", limit=100, page=1))
             assert [m.content for m in page.messages] == [f"{tenant}:{n}" for n in range(6)]
@@ -247,10 +247,7 @@ def test_appends_written_together_find_sessions_whatever_their_ids_hold(
     with migrated(each_backend, tmp_path) as db:
         works = [_work(db, session_id, f"{n}") for n in range(3) for session_id in ids]
 
-        async def together() -> list[Any]:
-            return await asyncio.gather(*(db.awrite(work) for work in works))
-
-        asyncio.run(together())
+        _write_together(db, works)
         for session_id in ids:
             assert _stored(db, session_id) == ["0", "1", "2"]
 
@@ -273,10 +270,7 @@ def test_a_group_of_large_appends_is_written_in_parts_with_the_same_effect(
         works = [_work(db, f"p-{n % 8}", f"message {n}") for n in range(96)]
         groups = db.group_commit.groups
 
-        async def together() -> list[Any]:
-            return await asyncio.gather(*(db.awrite(work) for work in works))
-
-        asyncio.run(together())
+        _write_together(db, works)
         assert db.group_commit.groups - groups < 96
         assert len(parts) > db.group_commit.groups - groups  # some group was cut
         for session in range(8):
