@@ -144,6 +144,27 @@ sessions = sa.Table(
         sqlite_where=sa.text("deleted_at IS NULL"),
     ),
     sa.Index("ix_sessions_tenant_id_user_id_id", "tenant_id", "user_id", "id"),
+    # The sessions the purge has work in (migration 0008): soft-deleted ones (by id for the purge, by
+    # tenant for the admin page's list of them), and revived ones whose deleted messages are still stored.
+    sa.Index(
+        "ix_sessions_deleted_id",
+        "id",
+        postgresql_where=sa.text("deleted_at IS NOT NULL"),
+        sqlite_where=sa.text("deleted_at IS NOT NULL"),
+    ),
+    sa.Index(
+        "ix_sessions_deleted_tenant_id_id",
+        "tenant_id",
+        "id",
+        postgresql_where=sa.text("deleted_at IS NOT NULL"),
+        sqlite_where=sa.text("deleted_at IS NOT NULL"),
+    ),
+    sa.Index(
+        "ix_sessions_below_floor_id",
+        "id",
+        postgresql_where=sa.text("floor_seq > purged_seq"),
+        sqlite_where=sa.text("floor_seq > purged_seq"),
+    ),
     # The key the rows below a session point at (their tenant and session_pk): a child row cannot carry
     # another tenant than its session's (migration 0007).
     sa.Index("uq_sessions_tenant_id_id", "tenant_id", "id", unique=True),
