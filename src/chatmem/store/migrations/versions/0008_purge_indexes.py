@@ -2,7 +2,7 @@
 whose deleted messages are not yet removed; and on each tenant's deleted sessions, for the admin page.
 
 Without them every purge (hourly by default) found its sessions by scanning all of them, twice, inside
-write transactions: on SQLite holding the one write lock while appends waited, about 130 ms at a million
+write transactions: on SQLite holding the one write lock while appends waited, about 150 ms at a million
 sessions (docs/benchmarks.md, "Purge"). With them it reads only the rows it will remove. The admin
 page's list of a tenant's deleted sessions walked the tenant's sessions newest first until it had found a
 page of deleted ones: all of them, for a tenant with almost none deleted. Each index holds only the
