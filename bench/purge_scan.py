@@ -23,35 +23,12 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from bench.dbs import fresh_database
+from bench.loader import ChatmemLoader
 from chatmem.memory import browse, purge
-from chatmem.store import Database, migrate
+from chatmem.store import Database, migrated_database
 from chatmem.store.tables import DEFAULT_TENANT_ID
 
 INDEXES = ("ix_sessions_deleted_id", "ix_sessions_deleted_tenant_id_id", "ix_sessions_below_floor_id")
-
-
-def _load(db: Database, count: int) -> None:
-    rows = (
-        "INSERT INTO sessions (tenant_id, session_id, uuid, created_at, updated_at, last_seq, message_count) "
-        "VALUES (:tenant, :sid, :uuid, :ts, :ts, 10, 10)"
-    )
-    chunk = 50_000
-    with db.write() as conn:
-        for start in range(0, count, chunk):
-            conn.execute(
-                sa.text(rows),
-                [
-                    {
-                        "tenant": DEFAULT_TENANT_ID,
-                        "sid": f"s{n}",
-                        "uuid": f"{n:032x}",
-                        "ts": "2026-12-01 00:00:00",
-                    }
-                    for n in range(start, min(start + chunk, count))
-                ],
-            )
-        if db.dialect_name == "postgresql":
-            conn.execute(sa.text("ANALYZE sessions"))
 
 
 def _median_ms(call: Callable[[], object], repeat: int) -> float:
@@ -79,20 +56,14 @@ def main(argv: list[str] | None = None) -> int:
     with (
         tempfile.TemporaryDirectory(prefix="chatmem-purge-") as tmp,
         fresh_database(args.db, Path(tmp)) as url,
+        migrated_database(url) as db,
     ):
-        db = Database(url)
-        try:
-            migrate(db)
-            _load(db, args.sessions)
-            indexed = _measure(db, args.repeat)
-            with db.write() as conn:
-                for name in INDEXES:
-                    conn.execute(sa.text(f"DROP INDEX {name}"))
-                if db.dialect_name == "postgresql":
-                    conn.execute(sa.text("ANALYZE sessions"))
-            scanned = _measure(db, args.repeat)
-        finally:
-            db.dispose()
+        ChatmemLoader(db).load((f"s{n}", []) for n in range(args.sessions))
+        indexed = _measure(db, args.repeat)
+        with db.write() as conn:
+            for name in INDEXES:
+                conn.execute(sa.text(f"DROP INDEX {name}"))
+        scanned = _measure(db, args.repeat)
     print(f"{args.db}, {args.sessions:,} live sessions, none to purge (median of {args.repeat}, ms)")
     print(f"{'':<34}{'indexed (0008)':>16}{'scan (before)':>16}")
     print(f"{'purge(), both passes':<34}{indexed[0]:>16.2f}{scanned[0]:>16.2f}")
