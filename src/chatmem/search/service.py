@@ -130,11 +130,10 @@ class Searcher:
         if target.table is not messages:
             return pending.Pending([], 0)
         with self.db.read() as conn:
-            scope = resolve(conn, within)
-            if scope is None:
+            scoped = _scoped(conn, within, query, messages)
+            if scoped is None:
                 return pending.Pending([], 0)
-            filters.prepare(conn)
-            where = filters.conditions(query.filters, messages, conn.dialect.name)
+            scope, where = scoped
             return pending.find(conn, scope, embedder.model, where, self.settings.search_pending_max)
 
     def _embed(self, embedder: Embedder, query: SearchQuery, found: pending.Pending) -> _Embedded:
@@ -191,11 +190,10 @@ class Searcher:
         half: _SideHalf | None,
     ) -> SearchResult:
         with self.db.read() as conn:
-            scope = resolve(conn, within)
-            if scope is None:
+            scoped = _scoped(conn, within, query, target.table)
+            if scoped is None:
                 return SearchResult([])
-            filters.prepare(conn)
-            where = filters.conditions(query.filters, target.table, conn.dialect.name)
+            scope, where = scoped
             wanted: dict[Key, FloatArray] = {}
             expanded = False
             if embedded is not None:
@@ -367,12 +365,11 @@ class _SideHalf:
         try:
             with self._db.read() as conn:
                 self._connected.set()
-                scope = resolve(conn, self._within)
-                if scope is None:
+                scoped = _scoped(conn, self._within, self._query, self._target.table)
+                if scoped is None:
                     self._pending = pending.Pending([], 0)
                     return []
-                filters.prepare(conn)
-                where = filters.conditions(self._query.filters, self._target.table, conn.dialect.name)
+                scope, where = scoped
                 found = pending.Pending([], 0)
                 if self._target.table is messages:
                     found = pending.find(conn, scope, self._model, where, self._pending_max)
@@ -411,6 +408,18 @@ class _SideHalf:
         search that failed first leaves this half's outcome unread, its connection returned)."""
         if self._future is not None:
             futures.wait([self._future])
+
+
+def _scoped(
+    conn: sa.Connection, within: Within, query: SearchQuery, table: sa.Table
+) -> tuple[LiveScope, list[sa.ColumnElement[bool]]] | None:
+    """The search's live scope in ``conn``'s snapshot and its filters as conditions on ``table``; None
+    when the scope is gone (an unknown or deleted session or user)."""
+    scope = resolve(conn, within)
+    if scope is None:
+        return None
+    filters.prepare(conn)
+    return scope, filters.conditions(query.filters, table, conn.dialect.name)
 
 
 def _in_scope(ranked: Ranked, scope: LiveScope) -> Ranked:
